@@ -1,0 +1,36 @@
+# The two commands the README opens with: `make demo` and `make test`.
+# Both create .venv and install what they need themselves.
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DVC_NO_ANALYTICS := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PATH := $(abspath $(BIN)):$(PATH)
+
+# The offline demo: the synthetic set, all six variations, a few epochs each.
+DEMO_EPOCHS ?= 6
+VARIATIONS := base v1 v2 v3 v4 v5
+DEMO_SETTINGS := -S data.source=synthetic $(foreach v,$(VARIATIONS),-S variations.$(v).epochs=$(DEMO_EPOCHS))
+
+.PHONY: setup demo test lint clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/dvc exp run $(DEMO_SETTINGS)
+	$(BIN)/dvc metrics show
+
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

@@ -1,0 +1,92 @@
+"""Find the labelled photos inside an archive, in Microsoft's or Kaggle's layout.
+
+Microsoft: `PetImages/Cat/N.jpg`, `PetImages/Dog/N.jpg` (plus Thumbs.db, a readme and
+a licence, which are ignored). Kaggle: `dogs-vs-cats.zip` nests `train.zip`
+(`train/cat.N.jpg`, `train/dog.N.jpg`) and the unlabelled `test1.zip`; a bare
+`train.zip` works too. Photos are read straight from the archive, never extracted.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from stages.errors import CatdogError
+
+MICROSOFT_PHOTO = re.compile(r"^(?:[^/]+/)*PetImages/(Cat|Dog)/[^/]+\.(?:jpe?g|png|gif|bmp)$", re.I)
+KAGGLE_PHOTO = re.compile(r"^(?:[^/]+/)*train/(cat|dog)\.[^/]+\.(?:jpe?g|png|gif|bmp)$", re.I)
+KAGGLE_NESTED_TRAIN = "train.zip"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One labelled photo: its path inside the (innermost) archive, and its class."""
+
+    name: str
+    category: str
+
+
+@dataclass(frozen=True)
+class PhotoArchive:
+    """Where the photos are: a zip file, possibly nested one level inside another."""
+
+    path: Path
+    nested: str | None
+    layout: str
+    photos: tuple[Photo, ...]
+
+
+def find_photos(path: Path) -> PhotoArchive:
+    """List the labelled photos in `path`, or explain in one line why there are none."""
+    if not path.is_file():
+        raise CatdogError(f"{path}: no such archive")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if _nested_train(names):
+                with zipfile.ZipFile(archive.open(_nested_train(names))) as inner:
+                    inner_names = inner.namelist()
+                return _checked(
+                    PhotoArchive(
+                        path, _nested_train(names), "kaggle", _match(inner_names, KAGGLE_PHOTO)
+                    )
+                )
+    except zipfile.BadZipFile as error:
+        raise CatdogError(f"{path}: not a zip archive ({error})") from None
+    for layout, pattern in (("microsoft", MICROSOFT_PHOTO), ("kaggle", KAGGLE_PHOTO)):
+        photos = _match(names, pattern)
+        if photos:
+            return _checked(PhotoArchive(path, None, layout, photos))
+    raise CatdogError(
+        f"{path}: no photos in either layout (expected PetImages/Cat/N.jpg and "
+        f"PetImages/Dog/N.jpg, or train/cat.N.jpg and train/dog.N.jpg, or a train.zip)"
+    )
+
+
+def _nested_train(names: list[str]) -> str | None:
+    return next((name for name in names if name.rsplit("/", 1)[-1] == KAGGLE_NESTED_TRAIN), None)
+
+
+def _match(names: list[str], pattern: re.Pattern[str]) -> tuple[Photo, ...]:
+    photos = []
+    for name in sorted(names):
+        match = pattern.match(name)
+        if match:
+            photos.append(Photo(name, match.group(1).lower()))
+    return tuple(photos)
+
+
+def _checked(found: PhotoArchive) -> PhotoArchive:
+    counts = Counter(photo.category for photo in found.photos)
+    where = f"{found.path}" + (f" ({found.nested})" if found.nested else "")
+    if not counts:
+        raise CatdogError(f"{where}: no photos in the {found.layout} layout")
+    if len(counts) == 1:
+        (only,) = counts
+        raise CatdogError(
+            f"{where}: only {only} photos ({counts[only]}); both cats and dogs are needed"
+        )
+    return found

@@ -1,0 +1,218 @@
+"""`catdog`: one command per pipeline stage (what dvc.yaml runs), plus `predict`.
+
+Every stage command validates the whole params file first. A problem the user can fix is
+printed as one line (exit 2 for params, 1 for other input); `--debug` shows the
+traceback instead. Stage modules that need Keras are imported inside their command,
+so that the data stages start without loading TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from stages.config import Params, load_params
+from stages.errors import CatdogError
+
+app = typer.Typer(
+    help="The Dogs vs. Cats CNN study as a DVC pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+class _Session:
+    """Options of the root command, shared with the subcommand that runs."""
+
+    params_path: Path = Path("params.yaml")
+    debug: bool = False
+
+
+session = _Session()
+
+
+@app.callback()
+def root(
+    params: Annotated[Path, typer.Option(help="The params file to validate and use.")] = Path(
+        "params.yaml"
+    ),
+    debug: Annotated[
+        bool, typer.Option(help="Show tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
+    """The Dogs vs. Cats CNN study as a DVC pipeline."""
+    session.params_path = params
+    session.debug = debug
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def user_errors(command: F) -> F:
+    """Turn a CatdogError into one line on stderr and its exit code (unless --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except CatdogError as error:
+            if session.debug:
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _params() -> Params:
+    return load_params(session.params_path)
+
+
+@app.command()
+@user_errors
+def download(
+    out: Annotated[Path, typer.Option(help="Where to put the archive.")],
+) -> None:
+    """Fetch the photo archive that data.source names, and keep it packed."""
+    from stages.download import fetch
+
+    fetch(_params().data, out)
+
+
+@app.command()
+@user_errors
+def decode(
+    archive: Annotated[Path, typer.Option(help="The photo archive (either layout).")],
+    images: Annotated[Path, typer.Option(help="Output: decoded pixels, .npy (N, H, W, 3).")],
+    index: Annotated[Path, typer.Option(help="Output: filename,category of each row.")],
+    rejected: Annotated[Path, typer.Option(help="Output: filename,reason of dropped files.")],
+) -> None:
+    """Decode every photo once (all cores) into the cache all variations share."""
+    from stages.decode import run
+
+    params = _params()
+    run(archive, params.image.height, params.image.width, images, index, rejected)
+
+
+@app.command()
+@user_errors
+def split(
+    index: Annotated[Path, typer.Option(help="The decode stage's index CSV.")],
+    train: Annotated[Path, typer.Option(help="Output: train split CSV.")],
+    test: Annotated[Path, typer.Option(help="Output: test split CSV.")],
+) -> None:
+    """Split the decoded photos into stratified, seeded train and test CSVs."""
+    from stages.split import run
+
+    params = _params()
+    run(index, params.split.test_size, params.split.seed, train, test)
+
+
+@app.command()
+@user_errors
+def train(
+    variation: Annotated[str, typer.Argument(help="A variation name from params.yaml.")],
+    images: Annotated[Path, typer.Option(help="The decoded pixels (.npy).")],
+    index: Annotated[Path, typer.Option(help="The decoded pixels' index CSV.")],
+    train_csv: Annotated[Path, typer.Option(help="The train split CSV.")],
+    test_csv: Annotated[Path, typer.Option(help="The test split CSV (validation curves).")],
+    model: Annotated[Path, typer.Option(help="Output: the trained .keras model.")],
+    history: Annotated[Path, typer.Option(help="Output: per-epoch history CSV.")],
+    summary: Annotated[Path, typer.Option(help="Output: training time summary JSON.")],
+) -> None:
+    """Train one variation."""
+    params = _params()
+    params.variation(variation)
+    from stages.dataset import CachePaths
+    from stages.train import TrainOutputs
+    from stages.train import train as train_variation
+
+    train_variation(
+        params,
+        variation,
+        CachePaths(images, index),
+        train_csv,
+        test_csv,
+        TrainOutputs(model, history, summary),
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    variation: Annotated[str, typer.Argument(help="A variation name from params.yaml.")],
+    model: Annotated[Path, typer.Option(help="The trained .keras model.")],
+    summary: Annotated[Path, typer.Option(help="The training summary JSON.")],
+    images: Annotated[Path, typer.Option(help="The decoded pixels (.npy).")],
+    index: Annotated[Path, typer.Option(help="The decoded pixels' index CSV.")],
+    test_csv: Annotated[Path, typer.Option(help="The test split CSV.")],
+    metrics: Annotated[Path, typer.Option(help="Output: metrics JSON.")],
+) -> None:
+    """Score one trained variation on the test split."""
+    _params().variation(variation)
+    from stages.dataset import CachePaths
+    from stages.evaluate import evaluate as evaluate_model
+
+    evaluate_model(model, summary, CachePaths(images, index), test_csv, metrics)
+
+
+@app.command()
+@user_errors
+def compare(
+    metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
+    out: Annotated[Path, typer.Option(help="Output: the Markdown comparison.")],
+) -> None:
+    """Tabulate every variation with its deltas against the one it builds on."""
+    from stages.compare import compare as compare_variations
+
+    typer.echo(compare_variations(_params(), metrics_dir, out))
+
+
+@app.command()
+@user_errors
+def predict(
+    photos: Annotated[list[Path], typer.Argument(help="Photos, or folders of photos.")],
+    model: Annotated[Path, typer.Option(help="A trained .keras model.")] = Path("models/v4.keras"),
+) -> None:
+    """Label photos as cat or dog, with the model's confidence."""
+    from stages.predict import predict as predict_photos
+
+    predictions, failures = predict_photos(model, photos)
+    for prediction in predictions:
+        typer.echo(prediction.sentence())
+    for failure in failures:
+        typer.echo(f"error: {failure.file}: {failure.reason}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def synthesize(
+    out: Annotated[Path, typer.Argument(help="The .zip to write.")],
+    count: Annotated[int, typer.Option(min=20, help="Photos in all, half cats.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the drawing.")] = 0,
+    layout: Annotated[str, typer.Option(help="microsoft or kaggle.")] = "microsoft",
+) -> None:
+    """Write a synthetic archive (the offline stand-in for the real photos)."""
+    from stages.synthetic import write_synthetic_archive
+
+    if layout not in ("microsoft", "kaggle"):
+        raise CatdogError(f"--layout: must be microsoft or kaggle (got {layout!r})")
+    write_synthetic_archive(out, count, seed, layout)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

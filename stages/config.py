@@ -1,0 +1,171 @@
+"""Load `params.yaml` once, validate all of it, and hand out typed, frozen objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from stages.errors import ConfigError
+
+KNOWN_SOURCES = ("microsoft", "kaggle", "synthetic")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    """Base for every params block: unknown keys and loose types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SyntheticParams(_Strict):
+    count: Annotated[int, Field(ge=20)]
+    seed: int
+    layout: Literal["microsoft", "kaggle"]
+
+
+class DataParams(_Strict):
+    source: Annotated[str, Field(min_length=1)]
+    url: Annotated[str, Field(pattern=r"^(https?|file)://")]
+    size: PositiveInt
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    kaggle_competition: Annotated[str, Field(min_length=1)]
+    synthetic: SyntheticParams
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_known_or_zip(cls, source: str) -> str:
+        if source not in KNOWN_SOURCES and not source.endswith(".zip"):
+            raise ValueError(
+                f"must be one of {', '.join(KNOWN_SOURCES)} or a path to a .zip (got {source!r})"
+            )
+        return source
+
+
+class SplitParams(_Strict):
+    test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
+    seed: int
+
+
+class ImageParams(_Strict):
+    height: Annotated[int, Field(ge=16, le=1024)]
+    width: Annotated[int, Field(ge=16, le=1024)]
+
+
+class AugmentParams(_Strict):
+    enabled: bool
+    rotation: Annotated[float, Field(ge=0.0, le=180.0)]
+    shear: Annotated[float, Field(ge=0.0, lt=90.0)]
+    zoom: Annotated[float, Field(ge=0.0, lt=1.0)]
+    width_shift: Annotated[float, Field(ge=0.0, lt=1.0)]
+    height_shift: Annotated[float, Field(ge=0.0, lt=1.0)]
+    horizontal_flip: bool
+
+
+class TrainParams(_Strict):
+    seed: int
+
+
+class VariationParams(_Strict):
+    builds_on: str | None
+    conv_filters: Annotated[list[PositiveInt], Field(min_length=1)]
+    kernel_size: PositiveInt
+    pool_size: PositiveInt
+    dense_units: list[PositiveInt]
+    optimizer: Literal["rmsprop", "adam", "sgd"]
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)]
+    batch_size: PositiveInt
+    epochs: PositiveInt
+
+
+class Params(_Strict):
+    data: DataParams
+    split: SplitParams
+    image: ImageParams
+    augment: AugmentParams
+    train: TrainParams
+    variations: Annotated[dict[str, VariationParams], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _variations_are_consistent(self) -> Params:
+        for name, variation in self.variations.items():
+            _check_builds_on(self.variations, name)
+            _check_feature_map(name, variation, self.image)
+        return self
+
+    def variation(self, name: str) -> VariationParams:
+        """The named variation, or a ConfigError listing the known ones."""
+        if name not in self.variations:
+            known = ", ".join(self.variations)
+            raise ConfigError(f"unknown variation {name!r} (params.yaml has: {known})")
+        return self.variations[name]
+
+
+def _check_builds_on(variations: dict[str, VariationParams], name: str) -> None:
+    seen = [name]
+    parent = variations[name].builds_on
+    while parent is not None:
+        if parent not in variations:
+            raise ValueError(f"variations.{seen[-1]}.builds_on: no variation named {parent!r}")
+        if parent in seen:
+            raise ValueError(f"variations.{name}.builds_on: cycle {' -> '.join([*seen, parent])}")
+        seen.append(parent)
+        parent = variations[parent].builds_on
+
+
+def _check_feature_map(name: str, variation: VariationParams, image: ImageParams) -> None:
+    """Refuse a conv stack that would shrink the feature map to nothing."""
+    side = min(image.height, image.width)
+    for block, _ in enumerate(variation.conv_filters, start=1):
+        side = (side - variation.kernel_size + 1) // variation.pool_size
+        if side < 1:
+            raise ValueError(
+                f"variations.{name}.conv_filters: block {block} shrinks a "
+                f"{image.height}x{image.width} image to nothing "
+                f"(kernel_size {variation.kernel_size}, pool_size {variation.pool_size})"
+            )
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate the params file; any problem is one ConfigError line."""
+    path = Path(path)
+    try:
+        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except YAMLError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML: {first_line}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of blocks at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line for the first problem pydantic found: the dotted key, then what is wrong."""
+    first = error.errors(include_url=False)[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if first["type"] == "missing":
+        return f"{key}: missing key"
+    if first["type"] == "value_error":
+        # Our own validators already name the key in the message.
+        message = message.removeprefix("Value error, ")
+        return message if not key else f"{key}: {message}"
+    return f"{key}: {message} (got {first.get('input')!r})"

@@ -1,0 +1,59 @@
+"""Read one split's pixels and labels out of the shared decode cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.errors import CatdogError
+
+# As flow_from_dataframe orders classes: alphabetically, so cat is 0 and dog is 1.
+CLASS_NAMES = ("cat", "dog")
+
+
+@dataclass(frozen=True)
+class CachePaths:
+    """The decode stage's outputs: one uint8 array and the index of its rows."""
+
+    images: Path
+    index: Path
+
+
+@dataclass(frozen=True)
+class Split:
+    """Pixels (N, H, W, 3) uint8 and labels (N,) float32 of one split."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    filenames: list[str]
+
+
+def labels_of(categories: pd.Series) -> np.ndarray:
+    """0 for cat, 1 for dog."""
+    unknown = sorted(set(categories) - set(CLASS_NAMES))
+    if unknown:
+        raise CatdogError(f"unknown categories {unknown}; expected {list(CLASS_NAMES)}")
+    return (categories == CLASS_NAMES[1]).to_numpy(dtype=np.float32)
+
+
+def load_split(cache: CachePaths, split_csv: Path) -> Split:
+    """The rows of the cache that `split_csv` lists, in the CSV's order."""
+    images = np.load(cache.images, mmap_mode="r")
+    index = pd.read_csv(cache.index, dtype=str)
+    split = pd.read_csv(split_csv, dtype=str)
+    row_of = pd.Series(np.arange(len(index)), index=index["filename"])
+    missing = split.loc[~split["filename"].isin(row_of.index), "filename"]
+    if len(missing):
+        raise CatdogError(
+            f"{split_csv}: {len(missing)} photos are not in the decode cache "
+            f"{cache.images} (first: {missing.iloc[0]}); rerun `dvc repro`"
+        )
+    rows = row_of.loc[split["filename"]].to_numpy()
+    return Split(
+        images=np.ascontiguousarray(images[rows]),
+        labels=labels_of(split["category"]),
+        filenames=split["filename"].tolist(),
+    )

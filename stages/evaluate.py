@@ -1,0 +1,66 @@
+"""Stage `evaluate@<variation>`: score a trained model on the test split."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from stages.atomic import write_json
+from stages.dataset import CachePaths, load_split
+
+PREDICT_BATCH = 256
+
+
+def score(labels: np.ndarray, dog_probability: np.ndarray) -> dict[str, object]:
+    """Test metrics of sigmoid outputs against 0/1 labels (dog is the positive class)."""
+    predicted = (dog_probability >= 0.5).astype(int)
+    truth = labels.astype(int)
+    tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
+    both_classes = len(np.unique(truth)) == 2
+    return {
+        "accuracy": round(float(accuracy_score(truth, predicted)), 6),
+        "loss": round(
+            float(log_loss(truth, np.clip(dog_probability, 1e-7, 1 - 1e-7), labels=[0, 1])), 6
+        ),
+        "precision": round(float(precision_score(truth, predicted, zero_division=0)), 6),
+        "recall": round(float(recall_score(truth, predicted, zero_division=0)), 6),
+        "roc_auc": round(float(roc_auc_score(truth, dog_probability)), 6) if both_classes else None,
+        "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+    }
+
+
+def evaluate(
+    model_path: Path, summary_path: Path, cache: CachePaths, test_csv: Path, metrics_path: Path
+) -> dict[str, object]:
+    """Score the model, merge in its training summary, write the metrics JSON."""
+    model = keras.models.load_model(model_path)
+    test = load_split(cache, test_csv)
+    probability = model.predict(test.images, batch_size=PREDICT_BATCH, verbose=0).reshape(-1)
+    training = json.loads(summary_path.read_text(encoding="utf-8"))
+    metrics = {
+        **score(test.labels, probability),
+        "test_images": len(test.labels),
+        "params": model.count_params(),
+        "train_seconds": training["train_seconds"],
+        "train_images_per_second": training["train_images_per_second"],
+        "epochs": training["epochs"],
+    }
+    write_json(metrics_path, metrics)
+    print(
+        f"evaluate: accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}, "
+        f"AUC {metrics['roc_auc']}",
+        file=sys.stderr,
+    )
+    return metrics

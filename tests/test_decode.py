@@ -1,0 +1,146 @@
+"""Photos are read straight from either archive layout and decoded once; broken files are
+dropped with a reason."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL_COUNT
+from PIL import Image
+
+from stages.archive import find_photos
+from stages.decode import MAX_PIXELS, UndecodablePhoto, decode_archive, decode_photo, run
+from stages.errors import CatdogError
+from stages.synthetic import BROKEN_KINDS, expected_rejects, special_kinds
+
+
+def jpeg_bytes(mode: str = "RGB", size=(64, 48), fmt: str = "JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, color=128 if mode in ("L", "1") else None).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"),
+    [
+        ("RGB", "JPEG"),
+        ("L", "JPEG"),
+        ("CMYK", "JPEG"),
+        ("RGBA", "PNG"),
+        ("P", "GIF"),
+        ("RGB", "BMP"),
+    ],
+)
+def test_any_picture_decodes_to_rgb_at_the_target_size(mode, fmt) -> None:
+    pixels = decode_photo(jpeg_bytes(mode, fmt=fmt), 30, 40)
+    assert pixels.shape == (30, 40, 3) and pixels.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"<!DOCTYPE html><html><body>403</body></html>", "HTML"),
+        (bytes(range(256)) * 8, "not an image"),
+        (jpeg_bytes(size=(300, 200))[:400], "truncated"),
+    ],
+)
+def test_broken_files_are_refused_with_a_specific_reason(data, reason) -> None:
+    with pytest.raises(UndecodablePhoto, match=reason):
+        decode_photo(data, 30, 40)
+
+
+def test_a_decompression_bomb_is_refused_from_its_header() -> None:
+    side = int(MAX_PIXELS**0.5) + 100
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, format="PNG")
+    with pytest.raises(UndecodablePhoto, match="decompression bomb"):
+        decode_photo(buffer.getvalue(), 30, 40)
+
+
+def _expected_rejected(layout: str) -> set[str]:
+    names = set()
+    for index, kind in special_kinds(SMALL_COUNT // 2).items():
+        if kind in BROKEN_KINDS:
+            if layout == "microsoft":
+                names |= {f"PetImages/Cat/{index}.jpg", f"PetImages/Dog/{index}.jpg"}
+            else:
+                names |= {f"train/cat.{index}.jpg", f"train/dog.{index}.jpg"}
+    return names
+
+
+@pytest.mark.parametrize("layout", ["microsoft", "kaggle"])
+def test_both_layouts_keep_and_drop_exactly_the_expected_files(
+    layout, microsoft_zip, kaggle_zip, tmp_path
+) -> None:
+    archive = microsoft_zip if layout == "microsoft" else kaggle_zip
+    decoded = decode_archive(archive, 24, 24, scratch=tmp_path, workers=2)
+    assert set(decoded.rejected["filename"]) == _expected_rejected(layout)
+    assert len(decoded.index) == SMALL_COUNT - expected_rejects(SMALL_COUNT)
+    assert decoded.images.shape == (len(decoded.index), 24, 24, 3)
+    for name, category in decoded.index.itertuples(index=False):
+        assert f"/{category}" in name.lower()
+    assert decoded.index["category"].value_counts().to_dict() == {
+        "cat": SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2,
+        "dog": SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2,
+    }
+    assert not any(tmp_path.iterdir()), "the nested train.zip copy is cleaned up"
+
+
+def test_kaggle_layout_ignores_the_unlabelled_test1(kaggle_zip) -> None:
+    found = find_photos(kaggle_zip)
+    assert found.layout == "kaggle" and found.nested == "train.zip"
+    assert all(photo.name.startswith("train/") for photo in found.photos)
+
+
+def test_microsoft_layout_ignores_thumbs_readme_and_licence(microsoft_zip) -> None:
+    names = {photo.name for photo in find_photos(microsoft_zip).photos}
+    assert len(names) == SMALL_COUNT
+    assert not any(name.endswith(("Thumbs.db", ".txt", ".pdf")) for name in names)
+
+
+def test_stage_outputs(microsoft_zip, tmp_path, capsys) -> None:
+    images, index = tmp_path / "cache/images.npy", tmp_path / "cache/index.csv"
+    rejected = tmp_path / "rejected.csv"
+    run(microsoft_zip, 32, 32, images, index, rejected)
+    assert np.load(images).shape[0] == len(pd.read_csv(index))
+    assert list(pd.read_csv(rejected).columns) == ["filename", "reason"]
+    kept = SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2
+    dropped = expected_rejects(SMALL_COUNT) // 2
+    assert f"cat: {kept} kept, {dropped} dropped; dog: {kept} kept" in capsys.readouterr().err
+
+
+def _zip_with(tmp_path, members: dict[str, bytes]):
+    path = tmp_path / "archive.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"readme.txt": b"hello"}, "no photos in either layout"),
+        (
+            {"PetImages/Cat/1.jpg": jpeg_bytes(), "PetImages/Cat/2.jpg": jpeg_bytes()},
+            "only cat photos",
+        ),
+    ],
+)
+def test_archives_without_both_classes_are_refused(tmp_path, members, message) -> None:
+    with pytest.raises(CatdogError, match=message):
+        find_photos(_zip_with(tmp_path, members))
+
+
+def test_missing_and_non_zip_archives(tmp_path) -> None:
+    with pytest.raises(CatdogError, match="no such archive"):
+        find_photos(tmp_path / "absent.zip")
+    fake = tmp_path / "fake.zip"
+    fake.write_text("not a zip")
+    with pytest.raises(CatdogError, match="not a zip archive"):
+        find_photos(fake)

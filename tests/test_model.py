@@ -1,0 +1,68 @@
+"""Each variation's model has the layers and parameter count that the study's table implies."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from stages.config import load_params
+from stages.model import build_classifier, build_optimizer, build_trainer
+
+# Worked by hand from the table (valid padding, 120x120x3 input), e.g. base:
+# conv 3x3x3x16+16, conv 3x3x16x32+32, flatten 28*28*32 = 25,088, dense 1024, 2048, 1.
+EXPECTED_PARAMS = {
+    "base": 27_797_473,
+    "v1": 17_397_793,
+    "v2": 6_930_289,
+    "v3": 6_930_289,
+    "v4": 6_930_289,
+    "v5": 6_930_289,
+}
+
+
+@pytest.fixture(scope="module")
+def params(repo):
+    return load_params(repo / "params.yaml")
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_PARAMS))
+def test_layers_and_parameter_count(params, name) -> None:
+    variation = params.variations[name]
+    model = build_classifier(variation, params.image, name=name)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    denses = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [c.filters for c in convs] == variation.conv_filters
+    assert all(c.kernel_size == (variation.kernel_size,) * 2 for c in convs)
+    assert all(c.activation.__name__ == "relu" for c in convs)
+    assert all(p.pool_size == (variation.pool_size,) * 2 for p in pools)
+    assert [d.units for d in denses] == [*variation.dense_units, 1]
+    assert denses[-1].activation.__name__ == "sigmoid"
+    assert model.input_shape == (None, 120, 120, 3)
+    assert model.count_params() == EXPECTED_PARAMS[name]
+
+
+def test_study_sizes_roughly(params) -> None:
+    counts = {
+        n: build_classifier(v, params.image).count_params() for n, v in params.variations.items()
+    }
+    assert round(counts["base"] / 1e6, 1) == 27.8
+    assert round(counts["v1"] / 1e6, 1) == 17.4
+    assert round(counts["v4"] / 1e6, 1) == 6.9
+
+
+def test_augmentation_is_training_only_and_adds_no_weights(params) -> None:
+    classifier = build_classifier(params.variations["v4"], params.image)
+    trainer = build_trainer(classifier, params.augment, seed=0)
+    assert trainer.count_params() == classifier.count_params()
+    images = keras.random.uniform((2, 120, 120, 3), maxval=255.0, seed=1)
+    inference = keras.ops.convert_to_numpy(trainer(images, training=False))
+    direct = keras.ops.convert_to_numpy(classifier(images, training=False))
+    assert inference == pytest.approx(direct, abs=1e-6)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("v2", "RMSprop"), ("v4", "Adam")])
+def test_optimizer_and_learning_rate(params, name, kind) -> None:
+    optimizer = build_optimizer(params.variations[name])
+    assert type(optimizer).__name__ == kind
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(1e-3)

@@ -1,0 +1,56 @@
+"""The split is stratified, seeded and disjoint."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from stages.errors import CatdogError
+from stages.split import run, split_index
+
+
+def make_index(cats: int, dogs: int) -> pd.DataFrame:
+    rows = [(f"PetImages/Cat/{i}.jpg", "cat") for i in range(cats)]
+    rows += [(f"PetImages/Dog/{i}.jpg", "dog") for i in range(dogs)]
+    return pd.DataFrame(rows, columns=["filename", "category"])
+
+
+def test_split_is_stratified_disjoint_and_complete() -> None:
+    index = make_index(300, 100)
+    train, test = split_index(index, test_size=0.2, seed=1)
+    assert len(test) == 80 and len(train) == 320
+    assert test["category"].value_counts().to_dict() == {"cat": 60, "dog": 20}
+    assert not set(train["filename"]) & set(test["filename"])
+    assert set(train["filename"]) | set(test["filename"]) == set(index["filename"])
+    assert list(train.columns) == ["filename", "category"]
+
+
+def test_same_seed_same_split_whatever_the_input_order() -> None:
+    index = make_index(50, 50)
+    first = split_index(index, 0.2, seed=7)
+    again = split_index(index.sample(frac=1.0, random_state=3), 0.2, seed=7)
+    other = split_index(index, 0.2, seed=8)
+    assert first[1].equals(again[1]) and first[0].equals(again[0])
+    assert not first[1].equals(other[1])
+
+
+def test_split_files_are_byte_identical_across_runs(tmp_path) -> None:
+    index_path = tmp_path / "index.csv"
+    make_index(40, 40).to_csv(index_path, index=False)
+    outputs = []
+    for attempt in range(2):
+        train, test = tmp_path / f"train{attempt}.csv", tmp_path / f"test{attempt}.csv"
+        run(index_path, 0.25, 42, train, test)
+        outputs.append((train.read_bytes(), test.read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1].startswith(b"filename,category\n")
+
+
+def test_one_class_is_refused() -> None:
+    with pytest.raises(CatdogError, match="both classes"):
+        split_index(make_index(10, 0), 0.2, seed=0)
+
+
+def test_a_test_size_that_empties_a_class_is_refused() -> None:
+    with pytest.raises(CatdogError, match="leaves a class empty"):
+        split_index(make_index(3, 3), 0.1, seed=0)
