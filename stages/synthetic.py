@@ -232,6 +232,11 @@ def _encoded(specs: list[PhotoSpec], workers: int | None) -> Iterator[bytes]:
             yield from chunk
 
 
+def _add(archive: zipfile.ZipFile, name: str, data: bytes | str) -> None:
+    """Add a member with a fixed timestamp, so that the same seed gives the same bytes."""
+    archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
+
+
 def _microsoft_name(spec: PhotoSpec) -> str:
     return f"PetImages/{spec.category.capitalize()}/{spec.index}.jpg"
 
@@ -263,20 +268,18 @@ def write_synthetic_archive(
 def _write_microsoft(path: Path, specs: list[PhotoSpec], workers: int | None) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         for spec, data in zip(specs, _encoded(specs, workers), strict=True):
-            archive.writestr(_microsoft_name(spec), data)
+            _add(archive, _microsoft_name(spec), data)
         for folder in ("Cat", "Dog"):
-            archive.writestr(f"PetImages/{folder}/Thumbs.db", b"\xd0\xcf\x11\xe0" + b"\0" * 508)
-        archive.writestr(
-            "readme[1].txt", "Synthetic stand-in for the Microsoft Cats vs Dogs set.\n"
-        )
-        archive.writestr("CDLA-Permissive-2.0.pdf", b"%PDF-1.4\n%%EOF\n")
+            _add(archive, f"PetImages/{folder}/Thumbs.db", b"\xd0\xcf\x11\xe0" + b"\0" * 508)
+        _add(archive, "readme[1].txt", "Synthetic stand-in for the Microsoft Cats vs Dogs set.\n")
+        _add(archive, "CDLA-Permissive-2.0.pdf", b"%PDF-1.4\n%%EOF\n")
 
 
 def _write_kaggle(path: Path, specs: list[PhotoSpec], workers: int | None) -> None:
     train = io.BytesIO()
     with zipfile.ZipFile(train, "w", zipfile.ZIP_STORED) as inner:
         for spec, data in zip(specs, _encoded(specs, workers), strict=True):
-            inner.writestr(_kaggle_name(spec), data)
+            _add(inner, _kaggle_name(spec), data)
     unlabelled = io.BytesIO()
     test_count = max(1, len(specs) // 20)
     with zipfile.ZipFile(unlabelled, "w", zipfile.ZIP_STORED) as inner:
@@ -289,9 +292,9 @@ def _write_kaggle(path: Path, specs: list[PhotoSpec], workers: int | None) -> No
                 specs[0].min_side,
                 specs[0].max_side,
             )
-            inner.writestr(f"test1/{index + 1}.jpg", encode_photo(spec))
+            _add(inner, f"test1/{index + 1}.jpg", encode_photo(spec))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("train.zip", train.getvalue())
-        archive.writestr("test1.zip", unlabelled.getvalue())
+        _add(archive, "train.zip", train.getvalue())
+        _add(archive, "test1.zip", unlabelled.getvalue())
         rows = "".join(f"{index + 1},0\n" for index in range(test_count))
-        archive.writestr("sampleSubmission.csv", "id,label\n" + rows)
+        _add(archive, "sampleSubmission.csv", "id,label\n" + rows)
