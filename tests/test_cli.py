@@ -34,38 +34,85 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(tmp_path, bad_params)
     index = tmp_path / "index.csv"
     index.write_text("filename,category\na.jpg,cat\nb.jpg,dog\n")
     before = sorted(tmp_path.iterdir())
-    result = runner.invoke(app, ["--params", str(bad_params), "split", "--index", str(index),
-                                 "--train", str(tmp_path / "train.csv"),
-                                 "--test", str(tmp_path / "test.csv")])
+    result = runner.invoke(
+        app,
+        [
+            "--params",
+            str(bad_params),
+            "split",
+            "--index",
+            str(index),
+            "--train",
+            str(tmp_path / "train.csv"),
+            "--test",
+            str(tmp_path / "test.csv"),
+        ],
+    )
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {bad_params}: variations.v5.batch_size: Input should be greater than 0 "
-        "(got -32)"
+        f"error: {bad_params}: variations.v5.batch_size: Input should be greater than 0 (got -32)"
     ]
     assert "Traceback" not in result.output
     assert sorted(tmp_path.iterdir()) == before
 
 
 def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
-    result = runner.invoke(app, ["--params", str(bad_params), "--debug", "compare",
-                                 "--metrics-dir", str(tmp_path), "--out", str(tmp_path / "c.md")])
+    result = runner.invoke(
+        app,
+        [
+            "--params",
+            str(bad_params),
+            "--debug",
+            "compare",
+            "--metrics-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "c.md"),
+        ],
+    )
     assert result.exit_code != 0
     assert type(result.exception).__name__ == "ConfigError"
 
 
 def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
-    result = runner.invoke(app, ["--params", str(repo / "params.yaml"), "evaluate", "v9",
-                                 "--model", "m.keras", "--summary", "s.json",
-                                 "--images", "i.npy", "--index", "i.csv",
-                                 "--test-csv", "t.csv", "--metrics", str(tmp_path / "m.json")])
+    result = runner.invoke(
+        app,
+        [
+            "--params",
+            str(repo / "params.yaml"),
+            "evaluate",
+            "v9",
+            "--model",
+            "m.keras",
+            "--summary",
+            "s.json",
+            "--images",
+            "i.npy",
+            "--index",
+            "i.csv",
+            "--test-csv",
+            "t.csv",
+            "--metrics",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert result.exit_code == 2
     assert "unknown variation 'v9'" in result.stderr
 
 
 def fake_metrics(accuracy: float, loss: float) -> dict:
-    return {"accuracy": accuracy, "loss": loss, "precision": 0.8, "recall": 0.7,
-            "roc_auc": 0.9, "params": 6930289, "train_seconds": 12.5,
-            "train_images_per_second": 250.0, "confusion": {}, "epochs": 2}
+    return {
+        "accuracy": accuracy,
+        "loss": loss,
+        "precision": 0.8,
+        "recall": 0.7,
+        "roc_auc": 0.9,
+        "params": 6930289,
+        "train_seconds": 12.5,
+        "train_images_per_second": 250.0,
+        "confusion": {},
+        "epochs": 2,
+    }
 
 
 def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> None:
@@ -73,12 +120,25 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
     for name, accuracy in accuracies.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(fake_metrics(accuracy, 1 - accuracy)))
     out = tmp_path / "compare.md"
-    result = runner.invoke(app, ["--params", str(repo / "params.yaml"), "compare",
-                                 "--metrics-dir", str(tmp_path), "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "--params",
+            str(repo / "params.yaml"),
+            "compare",
+            "--metrics-dir",
+            str(tmp_path),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text() in result.stdout
-    rows = {line.split("|")[1].strip(): line for line in out.read_text().splitlines()
-            if re.match(r"\| (base|v\d) ", line)}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in out.read_text().splitlines()
+        if re.match(r"\| (base|v\d) ", line)
+    }
     assert list(rows) == list(accuracies)
     assert "| v4 | v2 | 0.9100 | +0.0500 |" in rows["v4"]
     assert "| v3 | v2 | 0.8500 | -0.0100 |" in rows["v3"]
@@ -86,8 +146,18 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
 
 
 def test_compare_names_a_missing_metrics_file(tmp_path, repo) -> None:
-    result = runner.invoke(app, ["--params", str(repo / "params.yaml"), "compare",
-                                 "--metrics-dir", str(tmp_path), "--out", str(tmp_path / "c.md")])
+    result = runner.invoke(
+        app,
+        [
+            "--params",
+            str(repo / "params.yaml"),
+            "compare",
+            "--metrics-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "c.md"),
+        ],
+    )
     assert result.exit_code == 1
     assert "base.json: missing; run `dvc repro evaluate@base` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
@@ -111,9 +181,19 @@ def test_predict_labels_photos_and_reports_bad_ones(tmp_path, untrained_model, m
     folder = tmp_path / "more"
     folder.mkdir()
     shutil.copy(tmp_path / "dog.jpg", folder / "dog2.jpg")
-    result = runner.invoke(app, ["predict", str(tmp_path / "cat.jpg"), str(tmp_path / "dog.jpg"),
-                                 str(tmp_path / "notes.jpg"), str(folder),
-                                 str(tmp_path / "absent.jpg"), "--model", str(untrained_model)])
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "cat.jpg"),
+            str(tmp_path / "dog.jpg"),
+            str(tmp_path / "notes.jpg"),
+            str(folder),
+            str(tmp_path / "absent.jpg"),
+            "--model",
+            str(untrained_model),
+        ],
+    )
     assert result.exit_code == 1
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3

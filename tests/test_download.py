@@ -143,7 +143,7 @@ def test_giving_up_names_the_url(server, tmp_path) -> None:
 def test_a_checksum_mismatch_leaves_nothing_behind(server, tmp_path) -> None:
     url, behaviour = server
     behaviour.corrupt = True
-    with pytest.raises(CatdogError, match="sha256 .* does not match"):
+    with pytest.raises(CatdogError, match=r"sha256 .* does not match"):
         fast_download(url, tmp_path / "photos.zip")
     assert not any(tmp_path.iterdir())
 
@@ -187,5 +187,5 @@ def test_kaggle_without_credentials_says_where_they_go(tmp_path, monkeypatch) ->
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     monkeypatch.delenv("KAGGLE_KEY", raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
-    with pytest.raises(CatdogError, match="no credentials; put kaggle.json in ~/.kaggle"):
+    with pytest.raises(CatdogError, match=r"no credentials; put kaggle\.json in ~/\.kaggle"):
         fetch(_data("kaggle"), tmp_path / "photos.zip")

@@ -18,8 +18,11 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", ".dvc/config", ".dvcignore
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -56,8 +59,19 @@ def workspace(tmp_path_factory, repo) -> Path:
     edit_params(root, tiny)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm",
-         "tiny"], root)
+    run(
+        [
+            "git",
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-qm",
+            "tiny",
+        ],
+        root,
+    )
     run(["dvc", "repro"], root)
     return root
 

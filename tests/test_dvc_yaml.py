@@ -1,0 +1,47 @@
+"""dvc.yaml stays in step with params.yaml where DVC cannot template (top-level plots,
+the compare stage's deps)."""
+
+from __future__ import annotations
+
+from ruamel.yaml import YAML
+
+from stages.config import load_params
+
+
+def load(repo):
+    return YAML(typ="safe").load((repo / "dvc.yaml").read_text())
+
+
+def test_every_variation_is_plotted_and_compared(repo) -> None:
+    dvc = load(repo)
+    variations = list(load_params(repo / "params.yaml").variations)
+    plotted = {}
+    for entry in dvc["plots"]:
+        ((title, spec),) = entry.items()
+        plotted[title] = spec
+    for name in variations:
+        history = f"plots/{name}/history.csv"
+        assert plotted[f"{name} accuracy"]["y"] == {history: ["accuracy", "val_accuracy"]}
+        assert plotted[f"{name} loss"]["y"] == {history: ["loss", "val_loss"]}
+        assert plotted["test accuracy, all variations"]["y"][history] == "val_accuracy"
+        assert f"metrics/{name}.json" in dvc["stages"]["compare"]["deps"]
+
+
+def test_train_tracks_only_its_own_variation(repo) -> None:
+    train = load(repo)["stages"]["train"]
+    assert train["foreach"] == "${variations}"
+    assert "variations.${key}" in train["do"]["params"]
+    assert "variations" not in train["do"]["params"]
+
+
+def test_metrics_are_small_uncached_json(repo) -> None:
+    metrics = load(repo)["stages"]["evaluate"]["do"]["metrics"]
+    assert metrics == [{"metrics/${key}.json": {"cache": False}}]
+
+
+def test_each_stage_depends_on_its_own_module(repo) -> None:
+    stages = load(repo)["stages"]
+    for name in ("download", "decode", "split", "compare"):
+        assert f"stages/{name}.py" in stages[name]["deps"]
+    for name in ("train", "evaluate"):
+        assert f"stages/{name}.py" in stages[name]["do"]["deps"]
