@@ -78,7 +78,8 @@ def compare(params: Params, metrics_dir: Path, output: Path) -> str:
     table = markdown_table(comparison_rows(params, read_metrics(params, metrics_dir)))
     report = (
         "# Variations compared\n\n"
-        "Test-split metrics; each Δ is against the variation in *builds on*.\n\n" + table
+        "Test-split metrics (dog is the positive class for precision and recall); "
+        "each Δ is against the variation in *builds on*.\n\n" + table
     )
     write_text(output, report)
     return report

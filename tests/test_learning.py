@@ -4,6 +4,7 @@ model labels a held-out photo through `catdog predict`."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def test_v4_learns_well_above_chance(trained) -> None:
     assert metrics["roc_auc"] >= 0.9
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] - 0.2
     assert list(history["epoch"]) == list(range(1, LEARNING_EPOCHS + 1))
+    print(f"v4 after {LEARNING_EPOCHS} epochs on the synthetic set: {metrics}")
 
 
 def test_predict_labels_held_out_photos(trained, tmp_path) -> None:
@@ -94,3 +96,20 @@ def test_predict_labels_held_out_photos(trained, tmp_path) -> None:
     assert cat_line.startswith(f"{tmp_path / 'cat.jpg'}: probably a CAT (")
     assert dog_line.startswith(f"{tmp_path / 'dog.jpg'}: probably a DOG (")
     assert cat_line.endswith("% confidence)")
+
+
+def test_predict_labels_a_real_cat_photo(trained, tmp_path) -> None:
+    """Chelsea, the cat photo scikit-image ships, saved as a camera-style JPEG."""
+    import skimage
+    from PIL import Image
+
+    chelsea = Path(skimage.__file__).parent / "data" / "chelsea.png"
+    photo = tmp_path / "photo.jpg"
+    Image.open(chelsea).convert("RGB").save(photo, quality=90)
+    result = CliRunner().invoke(app, ["predict", str(photo), "--model", str(trained["model"])])
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(
+        rf"{re.escape(str(photo))}: probably a (CAT|DOG) \(\d+\.\d\d% confidence\)",
+        result.stdout.strip(),
+    )
+    print(result.stdout.strip())
