@@ -75,6 +75,11 @@ def _params() -> Params:
     return load_params(session.params_path)
 
 
+VariationArgument = Annotated[str, typer.Argument(help="A variation name from params.yaml.")]
+ImagesOption = Annotated[Path, typer.Option(help="The decoded pixels (.npy).")]
+IndexOption = Annotated[Path, typer.Option(help="The decoded pixels' index CSV.")]
+
+
 @app.command()
 @user_errors
 def download(
@@ -118,9 +123,9 @@ def split(
 @app.command()
 @user_errors
 def train(
-    variation: Annotated[str, typer.Argument(help="A variation name from params.yaml.")],
-    images: Annotated[Path, typer.Option(help="The decoded pixels (.npy).")],
-    index: Annotated[Path, typer.Option(help="The decoded pixels' index CSV.")],
+    variation: VariationArgument,
+    images: ImagesOption,
+    index: IndexOption,
     train_csv: Annotated[Path, typer.Option(help="The train split CSV.")],
     test_csv: Annotated[Path, typer.Option(help="The test split CSV (validation curves).")],
     model: Annotated[Path, typer.Option(help="Output: the trained .keras model.")],
@@ -147,11 +152,11 @@ def train(
 @app.command()
 @user_errors
 def evaluate(
-    variation: Annotated[str, typer.Argument(help="A variation name from params.yaml.")],
+    variation: VariationArgument,
     model: Annotated[Path, typer.Option(help="The trained .keras model.")],
     summary: Annotated[Path, typer.Option(help="The training summary JSON.")],
-    images: Annotated[Path, typer.Option(help="The decoded pixels (.npy).")],
-    index: Annotated[Path, typer.Option(help="The decoded pixels' index CSV.")],
+    images: ImagesOption,
+    index: IndexOption,
     test_csv: Annotated[Path, typer.Option(help="The test split CSV.")],
     metrics: Annotated[Path, typer.Option(help="Output: metrics JSON.")],
 ) -> None:

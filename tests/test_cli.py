@@ -100,6 +100,13 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
     assert "unknown variation 'v9'" in result.stderr
 
 
+def invoke_compare(params: Path, metrics_dir: Path, out: Path):
+    return runner.invoke(
+        app,
+        ["--params", str(params), "compare", "--metrics-dir", str(metrics_dir), "--out", str(out)],
+    )
+
+
 def fake_metrics(accuracy: float, loss: float) -> dict:
     return {
         "accuracy": accuracy,
@@ -120,18 +127,7 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
     for name, accuracy in accuracies.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(fake_metrics(accuracy, 1 - accuracy)))
     out = tmp_path / "compare.md"
-    result = runner.invoke(
-        app,
-        [
-            "--params",
-            str(repo / "params.yaml"),
-            "compare",
-            "--metrics-dir",
-            str(tmp_path),
-            "--out",
-            str(out),
-        ],
-    )
+    result = invoke_compare(repo / "params.yaml", tmp_path, out)
     assert result.exit_code == 0, result.output
     assert out.read_text() in result.stdout
     rows = {
@@ -146,18 +142,7 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
 
 
 def test_compare_names_a_missing_metrics_file(tmp_path, repo) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "--params",
-            str(repo / "params.yaml"),
-            "compare",
-            "--metrics-dir",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "c.md"),
-        ],
-    )
+    result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path / "c.md")
     assert result.exit_code == 1
     assert "base.json: missing; run `dvc repro evaluate@base` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
