@@ -189,3 +189,57 @@ def test_kaggle_without_credentials_says_where_they_go(tmp_path, monkeypatch) ->
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
     with pytest.raises(CatdogError, match=r"no credentials; put kaggle\.json in ~/\.kaggle"):
         fetch(_data("kaggle"), tmp_path / "photos.zip")
+
+
+class FakeKaggleApi:
+    """Stands in for the kaggle client (its service is not reachable from here)."""
+
+    answer: Exception | None = None
+    archive: Path | None = None
+
+    def authenticate(self) -> None:
+        return None
+
+    def competition_download_files(self, competition: str, path: str, quiet: bool) -> None:
+        if self.answer is not None:
+            raise self.answer
+        assert self.archive is not None
+        (Path(path) / f"{competition}.zip").write_bytes(self.archive.read_bytes())
+
+
+@pytest.fixture
+def fake_kaggle(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    module = types.ModuleType("kaggle.api.kaggle_api_extended")
+    module.KaggleApi = FakeKaggleApi
+    for name in ("kaggle", "kaggle.api"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "kaggle.api.kaggle_api_extended", module)
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", "secret")
+    monkeypatch.setattr(FakeKaggleApi, "answer", None)
+    return FakeKaggleApi
+
+
+def test_kaggle_403_explains_the_rules(fake_kaggle, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(fake_kaggle, "answer", Exception("(403)\nReason: Forbidden"))
+    with pytest.raises(
+        CatdogError,
+        match=r"403 Forbidden: accept the competition's rules at "
+        r"https://www.kaggle.com/competitions/dogs-vs-cats/rules",
+    ):
+        fetch(_data("kaggle"), tmp_path / "raw" / "photos.zip")
+    assert not (tmp_path / "raw" / "photos.zip").exists()
+    assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_kaggle_download_lands_at_the_target(
+    fake_kaggle, tmp_path, kaggle_zip, monkeypatch
+) -> None:
+    monkeypatch.setattr(fake_kaggle, "archive", kaggle_zip)
+    target = tmp_path / "raw" / "photos.zip"
+    fetch(_data("kaggle"), target)
+    assert target.read_bytes() == kaggle_zip.read_bytes()
+    assert list((tmp_path / "raw").iterdir()) == [target]
