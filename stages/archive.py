@@ -46,9 +46,11 @@ def find_photos(path: Path) -> PhotoArchive:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
+            refuse_unsafe_entries(names, str(path))
             if _nested_train(names):
                 with zipfile.ZipFile(archive.open(_nested_train(names))) as inner:
                     inner_names = inner.namelist()
+                refuse_unsafe_entries(inner_names, f"{path} ({_nested_train(names)})")
                 return _checked(
                     PhotoArchive(
                         path, _nested_train(names), "kaggle", _match(inner_names, KAGGLE_PHOTO)
@@ -64,6 +66,17 @@ def find_photos(path: Path) -> PhotoArchive:
         f"{path}: no photos in either layout (expected PetImages/Cat/N.jpg and "
         f"PetImages/Dog/N.jpg, or train/cat.N.jpg and train/dog.N.jpg, or a train.zip)"
     )
+
+
+def refuse_unsafe_entries(names: list[str], where: str) -> None:
+    """Refuse an archive with any entry that would land outside a destination folder."""
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+            raise CatdogError(
+                f"{where}: entry {name!r} would escape the destination folder; "
+                f"refusing this archive"
+            )
 
 
 def _nested_train(names: list[str]) -> str | None:

@@ -61,7 +61,9 @@ def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise UndecodablePhoto("not an image (unrecognised format)") from None
-        except (Image.DecompressionBombError, OSError, ValueError) as error:
+        except Image.DecompressionBombError as error:
+            raise UndecodablePhoto(f"decompression bomb: {error}") from None
+        except (OSError, ValueError) as error:
             if "truncat" in str(error).lower():
                 raise UndecodablePhoto(f"truncated before the image data: {error}") from None
             raise UndecodablePhoto(f"unreadable header: {error}") from None

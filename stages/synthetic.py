@@ -4,7 +4,8 @@ Cats are drawn with pointed ears and whiskers, dogs with floppy ears and a snout
 on cluttered backgrounds whose clutter includes the same kinds of shapes, at random
 sizes, places, colours and tilts. A small CNN needs a few epochs to tell them apart.
 Like the real archives, each set carries a few broken files (zero bytes, truncated,
-garbage, an HTML error page) and a few odd but valid ones (grayscale, PNG named .jpg),
+garbage, an HTML error page, a decompression bomb) and odd but valid ones (progressive,
+EXIF-only without JFIF, grayscale, CMYK, PNG/GIF/BMP named .jpg, 40 px and 3000 px),
 plus the archive's non-photo files.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,8 +29,18 @@ CATEGORIES = ("cat", "dog")
 
 # Per class: index of the photo -> what is wrong with (or odd about) its file.
 # The Microsoft archive's two zero-byte files are Cat/666.jpg and Dog/11702.jpg.
-BROKEN_KINDS = ("empty", "truncated", "garbage", "html")
-ODD_KINDS = ("grayscale", "png")
+BROKEN_KINDS = ("empty", "truncated", "garbage", "html", "bomb")
+ODD_KINDS = (
+    "progressive",
+    "exif_only",
+    "grayscale",
+    "cmyk",
+    "png",
+    "gif",
+    "bmp",
+    "tiny",
+    "large",
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,9 @@ def photo_specs(count: int, seed: int, min_side: int = 200, max_side: int = 400)
 
 def expected_rejects(count: int) -> int:
     """How many files of a synthetic set of `count` photos cannot be decoded."""
-    return 2 * sum(kind in BROKEN_KINDS for kind in special_kinds(count // 2).values())
+    per_class = count // 2
+    broken = [i for i, kind in special_kinds(per_class).items() if kind in BROKEN_KINDS]
+    return 2 * sum(index < per_class for index in broken)
 
 
 def _rng(spec: PhotoSpec) -> np.random.Generator:
@@ -189,30 +203,76 @@ def draw_photo(spec: PhotoSpec) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0, 1.2))))
 
 
+def _jpeg(image: Image.Image, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def _saved(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _without_jfif(jpeg: bytes) -> bytes:
+    """Drop the JFIF APP0 segment, as cameras that write only EXIF do."""
+    assert jpeg[2:4] == b"\xff\xe0", "expected a JFIF APP0 segment after SOI"
+    length = int.from_bytes(jpeg[4:6], "big")
+    return jpeg[:2] + jpeg[4 + length :]
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels: a decompression bomb's calling card."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return len(payload).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    rows = zlib.compress(b"\0" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
 def encode_photo(spec: PhotoSpec) -> bytes:
     """The file bytes for one spec: a JPEG, or a deliberately broken or odd file."""
+    rng = _rng(spec)
     if spec.kind == "empty":
         return b""
     if spec.kind == "garbage":
-        return _rng(spec).integers(0, 256, size=4096, dtype=np.uint8).tobytes()
+        return rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes()
     if spec.kind == "html":
         return (
             b"<!DOCTYPE html><html><head><title>404 Not Found</title></head>"
             b"<body><h1>Not Found</h1></body></html>\n"
         )
+    if spec.kind == "bomb":
+        return _png_header_only(20_000, 20_000)
     image = draw_photo(spec)
-    buffer = io.BytesIO()
-    if spec.kind == "png":
-        image.save(buffer, format="PNG")
-    elif spec.kind == "grayscale":
-        image.convert("L").save(buffer, format="JPEG", quality=85)
-    else:
-        quality = int(_rng(spec).integers(70, 95))
-        image.save(buffer, format="JPEG", quality=quality)
-    data = buffer.getvalue()
-    if spec.kind == "truncated":
-        return data[: len(data) // 2]
-    return data
+    quality = int(rng.integers(70, 95))
+    encoders = {
+        "photo": lambda: _jpeg(image, quality=quality),
+        "truncated": lambda: (lambda data: data[: len(data) // 2])(_jpeg(image, quality=quality)),
+        "progressive": lambda: _jpeg(image, quality=quality, progressive=True),
+        "exif_only": lambda: _without_jfif(_jpeg(image, quality=quality, exif=_camera_exif())),
+        "grayscale": lambda: _jpeg(image.convert("L"), quality=quality),
+        "cmyk": lambda: _jpeg(image.convert("CMYK"), quality=quality),
+        "png": lambda: _saved(image, "PNG"),
+        "gif": lambda: _saved(image.convert("P"), "GIF"),
+        "bmp": lambda: _saved(image, "BMP"),
+        "tiny": lambda: _jpeg(image.resize((40, 40 * image.height // image.width or 1))),
+        "large": lambda: _jpeg(image.resize((3000, 3000 * image.height // image.width))),
+    }
+    return encoders[spec.kind]()
+
+
+def _camera_exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "Synthetic Camera Co."  # Make
+    exif[0x0110] = "Model S"  # Model
+    return exif
 
 
 def _encode_chunk(specs: list[PhotoSpec]) -> list[bytes]:

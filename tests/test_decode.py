@@ -4,6 +4,7 @@ dropped with a reason."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import numpy as np
@@ -15,7 +16,15 @@ from PIL import Image
 from stages.archive import find_photos
 from stages.decode import MAX_PIXELS, UndecodablePhoto, decode_archive, decode_photo, run
 from stages.errors import CatdogError
-from stages.synthetic import BROKEN_KINDS, expected_rejects, special_kinds
+from stages.synthetic import BROKEN_KINDS, ODD_KINDS, expected_rejects, special_kinds
+
+REASONS = {
+    "empty": "empty file (0 bytes)",
+    "truncated": "truncated JPEG",
+    "garbage": "not an image (unrecognised format)",
+    "html": "HTML or XML page, not an image",
+    "bomb": "decompression bomb",
+}
 
 
 def jpeg_bytes(mode: str = "RGB", size=(64, 48), fmt: str = "JPEG") -> bytes:
@@ -89,6 +98,76 @@ def test_both_layouts_keep_and_drop_exactly_the_expected_files(
         "dog": SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2,
     }
     assert not any(tmp_path.iterdir()), "the nested train.zip copy is cleaned up"
+
+
+@pytest.mark.parametrize("layout", ["microsoft", "kaggle"])
+def test_each_defect_gets_its_own_reason_and_odd_files_are_kept(
+    layout, microsoft_zip, kaggle_zip, tmp_path
+) -> None:
+    archive = microsoft_zip if layout == "microsoft" else kaggle_zip
+    decoded = decode_archive(archive, 24, 24, scratch=tmp_path, workers=2)
+    reasons = dict(zip(decoded.rejected["filename"], decoded.rejected["reason"], strict=True))
+    kept = set(decoded.index["filename"])
+    for index, kind in special_kinds(SMALL_COUNT // 2).items():
+        for category in ("cat", "dog"):
+            name = (
+                f"PetImages/{category.capitalize()}/{index}.jpg"
+                if layout == "microsoft"
+                else f"train/{category}.{index}.jpg"
+            )
+            if kind in BROKEN_KINDS:
+                assert reasons[name].startswith(REASONS[kind]), (kind, reasons[name])
+            else:
+                assert kind in ODD_KINDS and name in kept, kind
+
+
+def test_a_bare_kaggle_train_zip_works(kaggle_zip, tmp_path) -> None:
+    bare = tmp_path / "train.zip"
+    with zipfile.ZipFile(kaggle_zip) as outer:
+        bare.write_bytes(outer.read("train.zip"))
+    found = find_photos(bare)
+    assert (found.layout, found.nested) == ("kaggle", None)
+    assert len(found.photos) == SMALL_COUNT
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["../evil.jpg", "/etc/evil.jpg", "PetImages/../../evil.jpg", "C:/evil.jpg", "..\\evil.jpg"],
+)
+def test_a_hostile_archive_is_refused_naming_the_entry(tmp_path, entry) -> None:
+    from typer.testing import CliRunner
+
+    from stages.cli import app
+
+    archive = _zip_with(
+        tmp_path,
+        {
+            "PetImages/Cat/1.jpg": jpeg_bytes(),
+            "PetImages/Dog/1.jpg": jpeg_bytes(),
+            entry: jpeg_bytes(),
+        },
+    )
+    with pytest.raises(CatdogError, match=re.escape(f"entry {entry!r} would escape")):
+        find_photos(archive)
+    data = tmp_path / "work" / "data"
+    before = sorted(tmp_path.rglob("*"))
+    result = CliRunner().invoke(
+        app,
+        [
+            "decode",
+            "--archive",
+            str(archive),
+            "--images",
+            str(data / "cache/images.npy"),
+            "--index",
+            str(data / "cache/index.csv"),
+            "--rejected",
+            str(data / "rejected.csv"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "would escape the destination folder" in result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_kaggle_layout_ignores_the_unlabelled_test1(kaggle_zip) -> None:
