@@ -16,7 +16,8 @@ CLASS_NAMES = ("cat", "dog")
 
 @dataclass(frozen=True)
 class CachePaths:
-    """The decode stage's outputs: one uint8 array and the index of its rows."""
+    """The decode stage's outputs: one uint8 array, and the photos that decoded with their
+    row in it."""
 
     images: Path
     index: Path
@@ -42,9 +43,9 @@ def labels_of(categories: pd.Series) -> np.ndarray:
 def load_split(cache: CachePaths, split_csv: Path) -> Split:
     """The rows of the cache that `split_csv` lists, in the CSV's order."""
     images = np.load(cache.images, mmap_mode="r")
-    index = pd.read_csv(cache.index, dtype=str)
+    index = pd.read_csv(cache.index, dtype={"filename": str, "category": str, "row": np.int64})
     split = pd.read_csv(split_csv, dtype=str)
-    row_of = pd.Series(np.arange(len(index)), index=index["filename"])
+    row_of = pd.Series(index["row"].to_numpy(), index=index["filename"])
     missing = split.loc[~split["filename"].isin(row_of.index), "filename"]
     if len(missing):
         raise CatdogError(

@@ -1,4 +1,4 @@
-"""Stage `decode`: decode every photo once, into one uint8 array all variations share.
+"""Stage `decode`: decode every photo once, into one uint8 `.npy` array all variations share.
 
 Each photo is read straight from the archive, decoded (JPEGs in draft mode, i.e. at
 a reduced scale, when that still covers the target size), converted to RGB and
@@ -41,10 +41,9 @@ class UndecodablePhoto(Exception):
 
 @dataclass(frozen=True)
 class DecodedSet:
-    """The photos that decoded (pixels and labels, in the same order) and those that did not."""
+    """Which photos decoded (and the row of the pixel array each one is in), which did not."""
 
-    images: np.ndarray
-    index: pd.DataFrame  # filename, category
+    index: pd.DataFrame  # filename, category, row
     rejected: pd.DataFrame  # filename, category, reason
 
 
@@ -74,7 +73,7 @@ def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
         if image.format == "JPEG":
             image.draft("RGB", (width, height))
         try:
-            rgb = image.convert("RGB").resize((width, height), Image.BILINEAR)
+            rgb = image.convert("RGB").resize((width, height), _filter_for(image, height, width))
         except OSError as error:
             reason = "truncated" if "truncated" in str(error) else "corrupt"
             raise UndecodablePhoto(f"{reason} {image.format or 'image'}: {error}") from None
@@ -83,19 +82,54 @@ def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
-def _decode_chunk(task: tuple[str, list[str], int, int]) -> tuple[np.ndarray, list[str | None]]:
-    """Decode a chunk of members of one zip; return their pixels and per-file failure reasons."""
-    zip_path, names, height, width = task
-    pixels = np.zeros((len(names), height, width, 3), dtype=np.uint8)
+def _filter_for(image: Image.Image, height: int, width: int) -> Image.Resampling:
+    """Area averaging when shrinking (antialiased, and the fastest such filter);
+    bilinear when enlarging a small photo."""
+    shrinking = image.width >= width and image.height >= height
+    return Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+
+
+# Each worker opens the archive and the output file once: re-reading the central
+# directory of a 25,000-entry zip for every chunk would cost more than decoding it.
+_worker: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class _Output:
+    """Where row i of the `.npy` array starts: `offset + i * row_bytes`."""
+
+    path: str
+    offset: int
+    height: int
+    width: int
+
+    @property
+    def row_bytes(self) -> int:
+        return self.height * self.width * 3
+
+
+def _start_worker(zip_path: str, output: _Output) -> None:
+    _worker["archive"] = zipfile.ZipFile(zip_path)
+    _worker["fd"] = os.open(output.path, os.O_WRONLY)
+    _worker["output"] = output
+
+
+def _decode_chunk(task: tuple[int, list[str]]) -> list[str | None]:
+    """Decode a chunk of members into the array rows from `start` (plain positioned
+    writes: cheaper than faulting in a memory map); return each file's failure reason,
+    or None where it decoded."""
+    start, names = task
+    archive, fd, output = _worker["archive"], _worker["fd"], _worker["output"]
+    assert isinstance(archive, zipfile.ZipFile) and isinstance(output, _Output)
     reasons: list[str | None] = []
-    with zipfile.ZipFile(zip_path) as archive:
-        for row, name in enumerate(names):
-            try:
-                pixels[row] = decode_photo(archive.read(name), height, width)
-                reasons.append(None)
-            except UndecodablePhoto as problem:
-                reasons.append(str(problem))
-    return pixels, reasons
+    for row, name in enumerate(names, start=start):
+        try:
+            pixels = decode_photo(archive.read(name), output.height, output.width)
+            os.pwrite(fd, pixels.data, output.offset + row * output.row_bytes)
+            reasons.append(None)
+        except UndecodablePhoto as problem:
+            reasons.append(str(problem))
+    return reasons
 
 
 @contextlib.contextmanager
@@ -118,33 +152,46 @@ def photo_zip(found: PhotoArchive, scratch: Path) -> Iterator[Path]:
 
 
 def decode_archive(
-    archive_path: Path, height: int, width: int, scratch: Path, workers: int | None = None
+    archive_path: Path, height: int, width: int, images_path: Path, workers: int | None = None
 ) -> DecodedSet:
-    """Decode every labelled photo of the archive, in parallel, keeping archive order."""
+    """Decode every labelled photo of the archive, in parallel, into the `.npy` array at
+    `images_path` (row i is the archive's photo i; rows of rejected files stay black).
+
+    Workers write straight into the array on disk, so no pixels travel between processes
+    and none are copied afterwards. The array appears atomically, when all rows are in.
+    """
     found = find_photos(archive_path)
     names = [photo.name for photo in found.photos]
-    categories = [photo.category for photo in found.photos]
-    chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
-    workers = workers or os.cpu_count() or 1
-    pixels: list[np.ndarray] = []
+    tasks = [(start, names[start : start + CHUNK]) for start in range(0, len(names), CHUNK)]
     reasons: list[str | None] = []
-    with photo_zip(found, scratch) as zip_path, ProcessPoolExecutor(workers) as pool:
-        tasks = [(str(zip_path), chunk, height, width) for chunk in chunks]
-        for chunk_pixels, chunk_reasons in progress(
-            pool.map(_decode_chunk, tasks),
-            total=len(tasks),
-            description=f"decoding {len(names)} photos",
-            unit="chunks",
-        ):
-            pixels.append(chunk_pixels)
-            reasons.extend(chunk_reasons)
-    kept = np.array([reason is None for reason in reasons], dtype=bool)
-    images = np.concatenate(pixels)[kept] if pixels else np.zeros((0, height, width, 3), np.uint8)
-    table = pd.DataFrame({"filename": names, "category": categories, "reason": reasons})
+    images_path.parent.mkdir(parents=True, exist_ok=True)
+    with photo_zip(found, images_path.parent) as zip_path, atomic_path(images_path) as temporary:
+        array = np.lib.format.open_memmap(
+            temporary, mode="w+", dtype=np.uint8, shape=(len(names), height, width, 3)
+        )
+        output = _Output(str(temporary), array.offset, height, width)
+        del array
+        with ProcessPoolExecutor(
+            workers or os.cpu_count() or 1,
+            initializer=_start_worker,
+            initargs=(str(zip_path), output),
+        ) as pool:
+            results = pool.map(_decode_chunk, tasks)
+            description = f"decoding {len(names)} photos"
+            for chunk_reasons in progress(results, len(tasks), description, "chunks"):
+                reasons.extend(chunk_reasons)
+    table = pd.DataFrame(
+        {
+            "filename": names,
+            "category": [photo.category for photo in found.photos],
+            "row": range(len(names)),
+            "reason": reasons,
+        }
+    )
+    kept = table["reason"].isna()
     return DecodedSet(
-        images=images,
-        index=table.loc[kept, ["filename", "category"]].reset_index(drop=True),
-        rejected=table.loc[~kept].reset_index(drop=True),
+        index=table.loc[kept, ["filename", "category", "row"]].reset_index(drop=True),
+        rejected=table.loc[~kept, ["filename", "category", "reason"]].reset_index(drop=True),
     )
 
 
@@ -159,12 +206,8 @@ def summarize(decoded: DecodedSet) -> str:
     return "decode: " + "; ".join(parts)
 
 
-def write_decoded(
-    decoded: DecodedSet, images_path: Path, index_path: Path, rejected_path: Path
-) -> None:
-    """Write the pixel cache, its index and the rejected list, each atomically."""
-    with atomic_path(images_path) as temporary:
-        np.save(temporary, decoded.images, allow_pickle=False)
+def write_tables(decoded: DecodedSet, index_path: Path, rejected_path: Path) -> None:
+    """Write the index of the pixel rows and the rejected list, each atomically."""
     write_csv(index_path, decoded.index)
     write_csv(rejected_path, decoded.rejected[["filename", "reason"]])
 
@@ -177,8 +220,8 @@ def run(
     index_path: Path,
     rejected_path: Path,
 ) -> DecodedSet:
-    """The stage: decode, write the three outputs, print the summary."""
-    decoded = decode_archive(archive_path, height, width, scratch=images_path.parent)
-    write_decoded(decoded, images_path, index_path, rejected_path)
+    """The stage: decode into the pixel array, write both tables, print the summary."""
+    decoded = decode_archive(archive_path, height, width, images_path)
+    write_tables(decoded, index_path, rejected_path)
     print(summarize(decoded), file=sys.stderr)
     return decoded

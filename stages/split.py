@@ -38,7 +38,7 @@ def run(
     index_path: Path, test_size: float, seed: int, train_path: Path, test_path: Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stage: read the decoded index, split it, write both CSVs."""
-    index = pd.read_csv(index_path, dtype=str)
+    index = pd.read_csv(index_path, dtype=str, usecols=["filename", "category"])
     train, test = split_index(index, test_size, seed)
     write_csv(train_path, train)
     write_csv(test_path, test)

@@ -87,17 +87,21 @@ def test_both_layouts_keep_and_drop_exactly_the_expected_files(
     layout, microsoft_zip, kaggle_zip, tmp_path
 ) -> None:
     archive = microsoft_zip if layout == "microsoft" else kaggle_zip
-    decoded = decode_archive(archive, 24, 24, scratch=tmp_path, workers=2)
+    images = tmp_path / "images.npy"
+    decoded = decode_archive(archive, 24, 24, images, workers=2)
     assert set(decoded.rejected["filename"]) == _expected_rejected(layout)
     assert len(decoded.index) == SMALL_COUNT - expected_rejects(SMALL_COUNT)
-    assert decoded.images.shape == (len(decoded.index), 24, 24, 3)
-    for name, category in decoded.index.itertuples(index=False):
+    pixels = np.load(images)
+    assert pixels.shape == (SMALL_COUNT, 24, 24, 3)
+    for name, category, row in decoded.index.itertuples(index=False):
         assert f"/{category}" in name.lower()
+        assert pixels[row].any(), f"{name} decoded to a black picture"
+    assert not pixels[~np.isin(np.arange(SMALL_COUNT), decoded.index["row"])].any()
     assert decoded.index["category"].value_counts().to_dict() == {
         "cat": SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2,
         "dog": SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2,
     }
-    assert not any(tmp_path.iterdir()), "the nested train.zip copy is cleaned up"
+    assert list(tmp_path.iterdir()) == [images], "temporary files are cleaned up"
 
 
 @pytest.mark.parametrize("layout", ["microsoft", "kaggle"])
@@ -105,7 +109,7 @@ def test_each_defect_gets_its_own_reason_and_odd_files_are_kept(
     layout, microsoft_zip, kaggle_zip, tmp_path
 ) -> None:
     archive = microsoft_zip if layout == "microsoft" else kaggle_zip
-    decoded = decode_archive(archive, 24, 24, scratch=tmp_path, workers=2)
+    decoded = decode_archive(archive, 24, 24, tmp_path / "images.npy", workers=2)
     reasons = dict(zip(decoded.rejected["filename"], decoded.rejected["reason"], strict=True))
     kept = set(decoded.index["filename"])
     for index, kind in special_kinds(SMALL_COUNT // 2).items():
@@ -186,7 +190,8 @@ def test_stage_outputs(microsoft_zip, tmp_path, capsys) -> None:
     images, index = tmp_path / "cache/images.npy", tmp_path / "cache/index.csv"
     rejected = tmp_path / "rejected.csv"
     run(microsoft_zip, 32, 32, images, index, rejected)
-    assert np.load(images).shape[0] == len(pd.read_csv(index))
+    assert np.load(images).shape[0] == SMALL_COUNT
+    assert list(pd.read_csv(index).columns) == ["filename", "category", "row"]
     assert list(pd.read_csv(rejected).columns) == ["filename", "reason"]
     kept = SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2
     dropped = expected_rejects(SMALL_COUNT) // 2

@@ -3,39 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
+from workspace_copy import edit_params, make_workspace, run
 
 pytestmark = pytest.mark.slow
-
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", ".dvc/config", ".dvcignore", ".gitignore")
-
-
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-    }
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def edit_params(workspace: Path, edit) -> None:
-    yaml = YAML()
-    path = workspace / "params.yaml"
-    params = yaml.load(path.read_text())
-    edit(params)
-    with path.open("w") as handle:
-        yaml.dump(params, handle)
 
 
 def tiny(params) -> None:
@@ -46,32 +19,9 @@ def tiny(params) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, repo) -> Path:
+def workspace(tmp_path_factory) -> Path:
     """A git + DVC copy of the project, reproduced once on the tiny synthetic set."""
-    root = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source, target = repo / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    edit_params(root, tiny)
-    run(["git", "init", "-q"], root)
-    run(["git", "add", "-A"], root)
-    run(
-        [
-            "git",
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "commit",
-            "-qm",
-            "tiny",
-        ],
-        root,
-    )
+    root = make_workspace(tmp_path_factory.mktemp("project"), tiny)
     run(["dvc", "repro"], root)
     return root
 

@@ -1,0 +1,53 @@
+"""A throwaway git + DVC copy of this project, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", ".dvc/config", ".dvcignore", ".gitignore")
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command with this interpreter's bin folder (catdog, dvc) first on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def edit_params(workspace: Path, edit: Callable[[Any], None]) -> None:
+    """Apply `edit` to the workspace's params.yaml, keeping its comments."""
+    yaml = YAML()
+    path = workspace / "params.yaml"
+    params = yaml.load(path.read_text())
+    edit(params)
+    with path.open("w") as handle:
+        yaml.dump(params, handle)
+
+
+def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
+    """Copy the project into `root`, edit its params, and commit it to a new git repo."""
+    for name in PROJECT_FILES:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    edit_params(root, edit)
+    run(["git", "init", "-q"], root)
+    run(["git", "add", "-A"], root)
+    identity = ["-c", "user.name=catdog", "-c", "user.email=catdog@example.com"]
+    run(["git", *identity, "commit", "-qm", "workspace"], root)
+    return root
