@@ -66,12 +66,13 @@ def download(
 ) -> None:
     """Download `url` to `target`: resume, retry with backoff, verify, rename into place.
 
-    The partial file `<target>.part` survives an interruption (DVC deletes `target`
+    The partial file `<target>.<sha256 prefix>.part` survives an interruption (DVC deletes `target`
     itself before the stage reruns) so the next run resumes it. A size or checksum
     mismatch deletes it and leaves no output.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    # Named after the expected checksum, so a changed URL never resumes a stale file.
+    partial = target.with_name(f"{target.name}.{sha256[:12]}.part")
     for attempt in range(retries + 1):
         try:
             _fetch_once(url, partial, size, timeout)

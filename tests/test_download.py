@@ -102,17 +102,27 @@ def test_a_cut_connection_is_resumed_with_range(server, tmp_path) -> None:
 def test_a_partial_file_from_an_earlier_run_is_resumed(server, tmp_path) -> None:
     url, behaviour = server
     target = tmp_path / "photos.zip"
-    target.with_name("photos.zip.part").write_bytes(PAYLOAD[:123_456])
+    target.with_name(f"photos.zip.{DIGEST[:12]}.part").write_bytes(PAYLOAD[:123_456])
     fast_download(url, target)
     assert target.read_bytes() == PAYLOAD
     assert behaviour.ranges == ["bytes=123456-"]
+
+
+def test_a_partial_file_for_another_checksum_is_not_resumed(server, tmp_path) -> None:
+    url, behaviour = server
+    target = tmp_path / "photos.zip"
+    stale = target.with_name("photos.zip.000000000000.part")
+    stale.write_bytes(b"x" * 5000)
+    fast_download(url, target)
+    assert target.read_bytes() == PAYLOAD
+    assert behaviour.ranges == [None]
 
 
 def test_a_server_ignoring_range_restarts_cleanly(server, tmp_path) -> None:
     url, behaviour = server
     behaviour.honour_range = False
     target = tmp_path / "photos.zip"
-    target.with_name("photos.zip.part").write_bytes(PAYLOAD[:5000])
+    target.with_name(f"photos.zip.{DIGEST[:12]}.part").write_bytes(PAYLOAD[:5000])
     fast_download(url, target)
     assert target.read_bytes() == PAYLOAD
 
