@@ -82,6 +82,20 @@ IndexOption = Annotated[Path, typer.Option(help="The decoded pixels' index CSV."
 
 @app.command()
 @user_errors
+def validate(
+    out: Annotated[Path, typer.Option(help="Output: a marker, unchanged while valid.")],
+    variation: Annotated[
+        str | None, typer.Argument(help="A variation; without one, the data blocks.")
+    ] = None,
+) -> None:
+    """Validate params.yaml (and a local data.source) before any stage that would pay."""
+    from stages.validate import run
+
+    run(_params(), variation, out)
+
+
+@app.command()
+@user_errors
 def download(
     out: Annotated[Path, typer.Option(help="Where to put the archive.")],
 ) -> None:
@@ -131,8 +145,11 @@ def train(
     model: Annotated[Path, typer.Option(help="Output: the trained .keras model.")],
     history: Annotated[Path, typer.Option(help="Output: per-epoch history CSV.")],
     summary: Annotated[Path, typer.Option(help="Output: training time summary JSON.")],
+    checkpoints: Annotated[
+        Path, typer.Option(help="Folder for resume checkpoints (outside DVC's outputs).")
+    ],
 ) -> None:
-    """Train one variation."""
+    """Train one variation, resuming from its checkpoint after a crash."""
     params = _params()
     params.variation(variation)
     from stages.dataset import CachePaths
@@ -146,6 +163,7 @@ def train(
         train_csv,
         test_csv,
         TrainOutputs(model, history, summary),
+        checkpoints,
     )
 
 

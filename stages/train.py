@@ -3,10 +3,20 @@
 As in the study, the test split is the validation data behind the per-epoch curves.
 Writes the model (`.keras`), its per-epoch history (CSV) and a small JSON summary of
 the training time, all atomically.
+
+Training resumes after a crash, even a `kill -9`: after every epoch the weights,
+optimizer state and epoch count (Keras' BackupAndRestore) and the history so far are
+saved under a checkpoint folder outside DVC's outputs (DVC deletes those before it
+reruns a stage). The folder is keyed by the variation and a fingerprint of everything
+training reads, so a changed variation never resumes a stale checkpoint, and it is
+removed once the stage's outputs are written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -33,20 +43,78 @@ class TrainOutputs:
     summary: Path
 
 
-class HistoryCSV(keras.callbacks.Callback):
-    """Rewrites the history CSV (atomically) after every epoch, epochs counted from 1."""
+class TrainingLog(keras.callbacks.Callback):
+    """Per-epoch metrics and seconds, kept in the checkpoint folder and copied to the
+    history CSV (epochs counted from 1) after every epoch, both atomically.
 
-    def __init__(self, path: Path) -> None:
+    Put it before BackupAndRestore in the callbacks: an epoch's row is then saved before
+    its backup, and rows past the epoch a resumed run restarts from are dropped, so the
+    history holds every epoch exactly once.
+    """
+
+    def __init__(self, state: Path, history: Path) -> None:
         super().__init__()
-        self.path = path
-        self.rows: list[dict[str, float]] = []
+        self.state, self.history = state, history
+        self.rows: list[dict[str, float]] = (
+            pd.read_csv(state).to_dict("records") if state.exists() else []
+        )
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.rows = [row for row in self.rows if row["epoch"] <= epoch]
+        self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
-        self.rows.append(
-            {"epoch": epoch + 1, **{key: float(logs[key]) for key in HISTORY_COLUMNS[1:]}}
-        )
-        write_csv(self.path, pd.DataFrame(self.rows, columns=HISTORY_COLUMNS))
+        metrics = {key: float(logs[key]) for key in HISTORY_COLUMNS[1:]}
+        seconds = time.perf_counter() - self._started
+        self.rows.append({"epoch": epoch + 1, **metrics, "seconds": seconds})
+        write_csv(self.state, pd.DataFrame(self.rows, columns=[*HISTORY_COLUMNS, "seconds"]))
+        self.write_history()
+
+    def write_history(self) -> None:
+        write_csv(self.history, pd.DataFrame(self.rows, columns=HISTORY_COLUMNS))
+
+    @property
+    def seconds(self) -> float:
+        return sum(row["seconds"] for row in self.rows)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def checkpoint_folder(
+    root: Path,
+    params: Params,
+    variation_name: str,
+    cache: CachePaths,
+    train_csv: Path,
+    test_csv: Path,
+) -> Path:
+    """`root/<variation>-<fingerprint>`: the fingerprint covers the variation's params, the
+    blocks training reads, both splits and the decode cache's identity."""
+    images = cache.images.stat()
+    fingerprint = json.dumps(
+        {
+            "variation": params.variation(variation_name).model_dump(),
+            "image": params.image.model_dump(),
+            "augment": params.augment.model_dump(),
+            "train": params.train.model_dump(),
+            "splits": [_sha256(train_csv), _sha256(test_csv), _sha256(cache.index)],
+            "images": [images.st_size, images.st_mtime_ns],
+            "backend": keras.backend.backend(),
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+    return root / f"{variation_name}-{digest}"
+
+
+def epochs_done(backup: Path) -> int:
+    """How many epochs a BackupAndRestore folder has saved (0 if none)."""
+    metadata = backup / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
 
 
 def keras_verbosity() -> int:
@@ -61,21 +129,33 @@ def train(
     train_csv: Path,
     test_csv: Path,
     outputs: TrainOutputs,
+    checkpoints: Path,
 ) -> dict[str, float]:
-    """Train the variation; return the training summary it also writes to `outputs.summary`."""
+    """Train the variation, resuming from its checkpoint if one exists; return the training
+    summary it also writes to `outputs.summary`."""
     variation = params.variation(variation_name)
     seed_everything(params.train.seed)
     train_split = load_split(cache, train_csv)
     test_split = load_split(cache, test_csv)
     model = build_classifier(variation, params.image, name=variation_name)
     trainer = compile_model(build_trainer(model, params.augment, params.train.seed), variation)
+    folder = checkpoint_folder(checkpoints, params, variation_name, cache, train_csv, test_csv)
     print(
         f"train@{variation_name}: {model.count_params():,} parameters, "
         f"{len(train_split.labels)} train / {len(test_split.labels)} test photos, "
         f"{variation.epochs} epochs of batch {variation.batch_size}",
         file=sys.stderr,
     )
-    started = time.perf_counter()
+    if done := epochs_done(folder / "backup"):
+        print(
+            f"train@{variation_name}: resuming after epoch {done} of {variation.epochs} "
+            f"from {folder}",
+            file=sys.stderr,
+        )
+    log = TrainingLog(folder / "history.csv", outputs.history)
+    backup = keras.callbacks.BackupAndRestore(
+        str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
+    )
     trainer.fit(
         train_split.images,
         train_split.labels,
@@ -83,19 +163,22 @@ def train(
         epochs=variation.epochs,
         validation_data=(test_split.images, test_split.labels),
         shuffle=True,
-        callbacks=[HistoryCSV(outputs.history)],
+        callbacks=[log, backup],
         verbose=keras_verbosity(),
     )
-    seconds = time.perf_counter() - started
+    log.write_history()
     with atomic_path(outputs.model) as temporary:
         model.save(temporary)
     summary = {
-        "train_seconds": round(seconds, 3),
-        "train_images_per_second": round(len(train_split.labels) * variation.epochs / seconds, 1),
+        "train_seconds": round(log.seconds, 3),
+        "train_images_per_second": round(
+            len(train_split.labels) * variation.epochs / log.seconds, 1
+        ),
         "train_images": len(train_split.labels),
         "epochs": variation.epochs,
         "params": model.count_params(),
         "backend": keras.backend.backend(),
     }
     write_json(outputs.summary, summary)
+    shutil.rmtree(folder)
     return summary

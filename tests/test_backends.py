@@ -55,6 +55,8 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None
             str(tmp_path / "history.csv"),
             "--summary",
             str(summary),
+            "--checkpoints",
+            str(tmp_path / "checkpoints"),
         ],
         "jax",
     )

@@ -197,3 +197,14 @@ def untrained_model(tmp_path, repo) -> Path:
     path = tmp_path / "model.keras"
     build_classifier(params.variations["v4"], params.image).save(path)
     return path
+
+
+def test_predict_refuses_a_corrupt_model(tmp_path) -> None:
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes(b"")
+    model = tmp_path / "broken.keras"
+    model.write_bytes(b"PK\x03\x04 not really a keras file")
+    result = runner.invoke(app, ["predict", str(photo), "--model", str(model)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: --model {model}: not a loadable Keras model")
+    assert len(result.stderr.strip().splitlines()) == 1

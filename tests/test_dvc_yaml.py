@@ -45,3 +45,11 @@ def test_each_stage_depends_on_its_own_module(repo) -> None:
         assert f"stages/{name}.py" in stages[name]["deps"]
     for name in ("train", "evaluate"):
         assert f"stages/{name}.py" in stages[name]["do"]["deps"]
+
+
+def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> None:
+    stages = load(repo)["stages"]
+    assert "data/validated/data.ok" in stages["download"]["deps"]
+    assert set(stages["validate_data"]["params"]) >= {"data", "split", "image"}
+    assert "data/validated/${key}.ok" in stages["train"]["do"]["deps"]
+    assert set(stages["validate"]["do"]["params"]) == set(stages["train"]["do"]["params"])

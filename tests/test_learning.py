@@ -52,7 +52,15 @@ def trained(tmp_path_factory, repo) -> dict[str, Path]:
     v4 = params.variations["v4"].model_copy(update={"epochs": LEARNING_EPOCHS})
     params = params.model_copy(update={"variations": {**params.variations, "v4": v4}})
     outputs = TrainOutputs(root / "v4.keras", root / "history.csv", root / "v4.train.json")
-    train(params, "v4", cache, root / "train.csv", root / "test.csv", outputs)
+    train(
+        params,
+        "v4",
+        cache,
+        root / "train.csv",
+        root / "test.csv",
+        outputs,
+        checkpoints=root / "checkpoints",
+    )
     evaluate(outputs.model, outputs.summary, cache, root / "test.csv", root / "v4.json")
     return {
         "root": root,

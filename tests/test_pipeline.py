@@ -62,6 +62,180 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
     try:
         edit_params(workspace, lambda p: p["variations"]["v5"].__setitem__("batch_size", 16))
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-        assert set(status) == {"train@v5", "evaluate@v5", "compare"}
+        assert set(status) == {"validate@v5", "train@v5", "evaluate@v5", "compare"}
     finally:
         (workspace / "params.yaml").write_text(original)
+
+
+# --- Never lose work: bad input, crashes, concurrency, determinism -------------------
+
+OUTPUT_FOLDERS = ("models", "metrics", "plots", "data/cache", "data/split", "data/raw")
+
+
+def snapshot(workspace: Path) -> dict[str, bytes]:
+    """Every file DVC produced, by path (the markers under data/validated excepted)."""
+    return {
+        str(path.relative_to(workspace)): path.read_bytes()
+        for folder in OUTPUT_FOLDERS
+        for path in sorted((workspace / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _set(dotted: str, value):
+    def edit(params) -> None:
+        *parents, last = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return edit
+
+
+def _cat_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (50, 40), (200, 100, 50)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+BAD_INPUTS = {
+    "unknown key": (_set("variations.v5.dropout", 0.5), "variations.v5.dropout: unknown key"),
+    "wrong type": (_set("variations.v5.batch_size", "big"), "variations.v5.batch_size: Input"),
+    "zero batch": (_set("variations.v5.batch_size", 0), "variations.v5.batch_size: Input should"),
+    "negative epochs": (_set("variations.v4.epochs", -2), "variations.v4.epochs: Input should"),
+    "test_size": (_set("split.test_size", 1.5), "split.test_size: Input should be less than 1"),
+    "optimizer": (_set("variations.v4.optimizer", "adamw"), "variations.v4.optimizer: Input"),
+    "builds_on": (_set("variations.v3.builds_on", "v9"), "variations.v3.builds_on: no variation"),
+    "missing archive": (_set("data.source", "missing.zip"), "data.source: missing.zip: no such"),
+    "no photos": (
+        lambda p: p["data"].__setitem__("source", "empty.zip"),
+        "data.source: empty.zip: no photos in either layout",
+    ),
+    "one class": (
+        lambda p: p["data"].__setitem__("source", "cats.zip"),
+        "data.source: cats.zip: only cat photos",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_refused_by_name_before_anything_is_lost(workspace, case) -> None:
+    edit, message = BAD_INPUTS[case]
+    _zip(workspace / "empty.zip", {"readme.txt": b"nothing here"})
+    _zip(workspace / "cats.zip", {f"PetImages/Cat/{i}.jpg": _cat_jpeg() for i in range(3)})
+    before = snapshot(workspace)
+    original = (workspace / "params.yaml").read_text()
+    try:
+        edit_params(workspace, edit)
+        result = run(["dvc", "repro"], workspace, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert f"error: params.yaml: {message}" in output or f"error: {message}" in output
+        assert "Traceback" not in output
+        assert snapshot(workspace) == before
+    finally:
+        (workspace / "params.yaml").write_text(original)
+    restored = run(["dvc", "repro"], workspace)
+    for stage in ("download", "decode", "split", "train@", "evaluate@", "compare"):
+        assert f"Running stage '{stage}" not in restored.stdout, "valid again: nothing reruns"
+    assert snapshot(workspace) == before
+
+
+def _checkpoint_history(workspace: Path) -> list[Path]:
+    return sorted((workspace / ".checkpoints").glob("v4-*/history.csv"))
+
+
+def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    original = (workspace / "params.yaml").read_text()
+    epochs = 10
+    try:
+        edit_params(workspace, _set("variations.v4.epochs", epochs))
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        victim = subprocess.Popen(
+            ["dvc", "repro", "train@v4"],
+            cwd=workspace,
+            env={**os.environ, "PATH": path},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            histories = _checkpoint_history(workspace)
+            if histories and histories[0].read_text().count("\n") - 1 >= 6:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("training never reached 60%")
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        resumed = run(["dvc", "repro", "train@v4"], workspace)
+        log = resumed.stdout + resumed.stderr
+        assert "resuming after epoch" in log
+        assert "Epoch 1/" not in log and f"Epoch {epochs}/{epochs}" in log
+        history = (workspace / "plots/v4/history.csv").read_text().splitlines()
+        assert [int(line.split(",")[0]) for line in history[1:]] == list(range(1, epochs + 1))
+        assert not list((workspace / ".checkpoints").iterdir())
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        run(["dvc", "repro"], workspace)
+
+
+def test_a_second_repro_while_one_runs_is_refused_by_the_lock(workspace) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    first = subprocess.Popen(
+        ["dvc", "repro", "-f", "train@v4"],
+        cwd=workspace,
+        env={**os.environ, "PATH": path},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((workspace / ".checkpoints").glob("v4-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = run(["dvc", "repro"], workspace, check=False)
+    output, _ = first.communicate(timeout=300)
+    assert second.returncode != 0
+    # DVC locks what a running stage reads and writes; a second repro that needs them
+    # stops, naming the busy path and the process holding it.
+    assert "is busy, it is being blocked by" in second.stderr
+    assert "dvc repro -f train@v4" in second.stderr
+    assert first.returncode == 0, output
+    run(["dvc", "repro"], workspace)  # evaluate@v4 and compare follow the new model
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
+
+
+def test_same_seed_same_metrics_on_cpu(workspace) -> None:
+    timing = {"train_seconds", "train_images_per_second"}
+    before = json.loads((workspace / "metrics/v4.json").read_text())
+    run(["dvc", "repro", "-f", "train@v4", "evaluate@v4"], workspace)
+    after = json.loads((workspace / "metrics/v4.json").read_text())
+    assert {k: v for k, v in after.items() if k not in timing} == {
+        k: v for k, v in before.items() if k not in timing
+    }
