@@ -110,7 +110,7 @@ def download(
 def decode(
     archive: Annotated[Path, typer.Option(help="The photo archive (either layout).")],
     images: Annotated[Path, typer.Option(help="Output: decoded pixels, .npy (N, H, W, 3).")],
-    index: Annotated[Path, typer.Option(help="Output: filename,category of each row.")],
+    index: Annotated[Path, typer.Option(help="Output: filename,category,row per photo kept.")],
     rejected: Annotated[Path, typer.Option(help="Output: filename,reason of dropped files.")],
 ) -> None:
     """Decode every photo once (all cores) into the cache all variations share."""
