@@ -17,12 +17,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stages.archive import find_photos
 from stages.atomic import atomic_path
 from stages.config import DataParams
 from stages.errors import CatdogError
 from stages.progress import progress_bar
 from stages.synthetic import write_synthetic_archive
+from stages.validate import check_local_archive
 
 BLOCK = 1 << 20
 KAGGLE_RULES = "https://www.kaggle.com/competitions/{competition}/rules"
@@ -149,13 +149,11 @@ def fetch_kaggle(competition: str, target: Path) -> None:
         os.replace(Path(folder) / f"{competition}.zip", target)
 
 
-def copy_local(source: Path, target: Path) -> None:
+def copy_local(source: str, target: Path) -> None:
     """Copy a local archive into place after checking that it holds photos of both classes."""
-    if not source.is_file():
-        raise CatdogError(f"data.source: {source}: no such file")
-    find_photos(source)
+    path = check_local_archive(source)
     with atomic_path(target) as temporary:
-        shutil.copyfile(source, temporary)
+        shutil.copyfile(path, temporary)
 
 
 def fetch(data: DataParams, target: Path) -> None:
@@ -168,5 +166,5 @@ def fetch(data: DataParams, target: Path) -> None:
         synthetic = data.synthetic
         write_synthetic_archive(target, synthetic.count, synthetic.seed, synthetic.layout)
     else:
-        copy_local(Path(data.source), target)
+        copy_local(data.source, target)
     print(f"download: {data.source} -> {target} ({target.stat().st_size:,} bytes)", file=sys.stderr)

@@ -17,11 +17,8 @@ from stages.config import KNOWN_SOURCES, Params
 from stages.errors import CatdogError
 
 
-def check_data_source(params: Params) -> None:
-    """A local archive named by data.source must exist and hold photos of both classes."""
-    source = params.data.source
-    if source in KNOWN_SOURCES:
-        return
+def check_local_archive(source: str) -> Path:
+    """The path `data.source` names, once it is known to exist and hold both classes."""
     path = Path(source)
     if not path.is_file():
         raise CatdogError(f"data.source: {source}: no such file")
@@ -29,6 +26,13 @@ def check_data_source(params: Params) -> None:
         find_photos(path)
     except CatdogError as problem:
         raise CatdogError(f"data.source: {problem}") from None
+    return path
+
+
+def check_data_source(params: Params) -> None:
+    """A local archive named by data.source must exist and hold photos of both classes."""
+    if params.data.source not in KNOWN_SOURCES:
+        check_local_archive(params.data.source)
 
 
 def run(params: Params, variation: str | None, marker: Path) -> None:
