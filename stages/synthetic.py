@@ -215,6 +215,11 @@ def _saved(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _first_half(data: bytes) -> bytes:
+    """A file cut off mid-stream, as an interrupted copy leaves it."""
+    return data[: len(data) // 2]
+
+
 def _without_jfif(jpeg: bytes) -> bytes:
     """Drop the JFIF APP0 segment, as cameras that write only EXIF do."""
     assert jpeg[2:4] == b"\xff\xe0", "expected a JFIF APP0 segment after SOI"
@@ -254,7 +259,7 @@ def encode_photo(spec: PhotoSpec) -> bytes:
     quality = int(rng.integers(70, 95))
     encoders = {
         "photo": lambda: _jpeg(image, quality=quality),
-        "truncated": lambda: (lambda data: data[: len(data) // 2])(_jpeg(image, quality=quality)),
+        "truncated": lambda: _first_half(_jpeg(image, quality=quality)),
         "progressive": lambda: _jpeg(image, quality=quality, progressive=True),
         "exif_only": lambda: _without_jfif(_jpeg(image, quality=quality, exif=_camera_exif())),
         "grayscale": lambda: _jpeg(image.convert("L"), quality=quality),

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from workspace_copy import edit_params, make_workspace, run
 
 pytestmark = pytest.mark.slow
@@ -83,8 +91,6 @@ def snapshot(workspace: Path) -> dict[str, bytes]:
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
-    import zipfile
-
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
@@ -103,10 +109,6 @@ def _set(dotted: str, value):
 
 
 def _cat_jpeg() -> bytes:
-    import io
-
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("RGB", (50, 40), (200, 100, 50)).save(buffer, format="JPEG")
     return buffer.getvalue()
@@ -160,12 +162,6 @@ def _checkpoint_history(workspace: Path) -> list[Path]:
 
 
 def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     original = (workspace / "params.yaml").read_text()
     epochs = 10
     try:
@@ -210,11 +206,6 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
 
 
 def test_a_second_repro_while_one_runs_is_refused_by_the_lock(workspace) -> None:
-    import os
-    import subprocess
-    import sys
-    import time
-
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     first = subprocess.Popen(
         ["dvc", "repro", "-f", "train@v4"],
