@@ -22,7 +22,7 @@ from stages.config import DataParams
 from stages.errors import CatdogError
 from stages.progress import progress_bar
 from stages.synthetic import write_synthetic_archive
-from stages.validate import check_local_archive
+from stages.validate import check_kaggle_credentials, check_local_archive
 
 BLOCK = 1 << 20
 KAGGLE_RULES = "https://www.kaggle.com/competitions/{competition}/rules"
@@ -111,21 +111,9 @@ def _verify(partial: Path, size: int, sha256: str, url: str) -> None:
         raise CatdogError(f"download {url}: sha256 {actual} does not match the pinned {sha256}")
 
 
-def kaggle_credentials_present() -> bool:
-    """Whether the kaggle package will find credentials (environment or kaggle.json)."""
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
-        return True
-    folder = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
-    return (folder / "kaggle.json").is_file()
-
-
 def fetch_kaggle(competition: str, target: Path) -> None:
     """Download the competition's zip through the kaggle package."""
-    if not kaggle_credentials_present():
-        raise CatdogError(
-            "data.source kaggle: no credentials; put kaggle.json in ~/.kaggle "
-            "(mode 600) or set KAGGLE_USERNAME and KAGGLE_KEY"
-        )
+    check_kaggle_credentials()
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi
     except ImportError:

@@ -9,6 +9,7 @@ invalidate nothing, and when they fail, DVC stops before touching models or metr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from stages.archive import find_photos
@@ -29,9 +30,24 @@ def check_local_archive(source: str) -> Path:
     return path
 
 
+def check_kaggle_credentials() -> None:
+    """The kaggle package must be able to find credentials (environment or kaggle.json)."""
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return
+    folder = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    if not (folder / "kaggle.json").is_file():
+        raise CatdogError(
+            "data.source kaggle: no credentials; put kaggle.json in ~/.kaggle "
+            "(mode 600) or set KAGGLE_USERNAME and KAGGLE_KEY"
+        )
+
+
 def check_data_source(params: Params) -> None:
-    """A local archive named by data.source must exist and hold photos of both classes."""
-    if params.data.source not in KNOWN_SOURCES:
+    """What data.source names must be reachable: a local archive must exist and hold
+    photos of both classes; Kaggle needs credentials."""
+    if params.data.source == "kaggle":
+        check_kaggle_credentials()
+    elif params.data.source not in KNOWN_SOURCES:
         check_local_archive(params.data.source)
 
 

@@ -127,6 +127,10 @@ BAD_INPUTS = {
         lambda p: p["data"].__setitem__("source", "empty.zip"),
         "data.source: empty.zip: no photos in either layout",
     ),
+    "kaggle without credentials": (
+        _set("data.source", "kaggle"),
+        "data.source kaggle: no credentials; put kaggle.json in ~/.kaggle",
+    ),
     "one class": (
         lambda p: p["data"].__setitem__("source", "cats.zip"),
         "data.source: cats.zip: only cat photos",
@@ -135,7 +139,12 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_is_refused_by_name_before_anything_is_lost(workspace, case) -> None:
+def test_bad_input_is_refused_by_name_before_anything_is_lost(
+    workspace, case, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))  # an empty folder
     edit, message = BAD_INPUTS[case]
     _zip(workspace / "empty.zip", {"readme.txt": b"nothing here"})
     _zip(workspace / "cats.zip", {f"PetImages/Cat/{i}.jpg": _cat_jpeg() for i in range(3)})
