@@ -36,6 +36,33 @@ def edit_params(workspace: Path, edit: Callable[[Any], None]) -> None:
         yaml.dump(params, handle)
 
 
+def _parent_of(params: Any, dotted: str) -> tuple[Any, str]:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        params = params[key]
+    return params, last
+
+
+def set_param(dotted: str, value: Any) -> Callable[[Any], None]:
+    """An edit for `edit_params`: set the key at a dotted path."""
+
+    def edit(params: Any) -> None:
+        node, key = _parent_of(params, dotted)
+        node[key] = value
+
+    return edit
+
+
+def delete_param(dotted: str) -> Callable[[Any], None]:
+    """An edit for `edit_params`: remove the key at a dotted path."""
+
+    def edit(params: Any) -> None:
+        node, key = _parent_of(params, dotted)
+        del node[key]
+
+    return edit
+
+
 def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
     """Copy the project into `root`, edit its params, and commit it to a new git repo."""
     for name in PROJECT_FILES:

@@ -1,4 +1,5 @@
 """Write outputs atomically: to a temporary file beside the target, then rename.
+Also the one file-hashing helper the stages share.
 
 A crash leaves either the old file or no file, never a half-written one that DVC
 would accept.
@@ -7,6 +8,7 @@ would accept.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+BLOCK = 1 << 20
 
 
 @contextlib.contextmanager
@@ -56,3 +60,12 @@ def write_csv(target: Path | str, frame: pd.DataFrame) -> None:
     """Atomically write a CSV without the index."""
     with atomic_path(target) as temporary:
         frame.to_csv(temporary, index=False, lineterminator="\n")
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()

@@ -164,7 +164,6 @@ def decode_archive(
     names = [photo.name for photo in found.photos]
     tasks = [(start, names[start : start + CHUNK]) for start in range(0, len(names), CHUNK)]
     reasons: list[str | None] = []
-    images_path.parent.mkdir(parents=True, exist_ok=True)
     with photo_zip(found, images_path.parent) as zip_path, atomic_path(images_path) as temporary:
         array = np.lib.format.open_memmap(
             temporary, mode="w+", dtype=np.uint8, shape=(len(names), height, width, 3)

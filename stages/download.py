@@ -6,7 +6,6 @@ competition (through the `kaggle` package), our synthetic set, or a local `.zip`
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import shutil
@@ -17,24 +16,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stages.atomic import atomic_path
+from stages.atomic import BLOCK, atomic_path, sha256_of
 from stages.config import DataParams
 from stages.errors import CatdogError
 from stages.progress import progress_bar
 from stages.synthetic import write_synthetic_archive
 from stages.validate import check_kaggle_credentials, check_local_archive
 
-BLOCK = 1 << 20
 KAGGLE_RULES = "https://www.kaggle.com/competitions/{competition}/rules"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fetch_once(url: str, partial: Path, size: int, timeout: float) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import keras
 import pandas as pd
 
-from stages.atomic import atomic_path, write_csv, write_json
+from stages.atomic import atomic_path, sha256_of, write_csv, write_json
 from stages.config import Params
 from stages.dataset import CachePaths, load_split
 from stages.model import build_classifier, build_trainer, compile_model
@@ -80,10 +80,6 @@ class TrainingLog(keras.callbacks.Callback):
         return sum(row["seconds"] for row in self.rows)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def checkpoint_folder(
     root: Path,
     params: Params,
@@ -101,7 +97,7 @@ def checkpoint_folder(
             "image": params.image.model_dump(),
             "augment": params.augment.model_dump(),
             "train": params.train.model_dump(),
-            "splits": [_sha256(train_csv), _sha256(test_csv), _sha256(cache.index)],
+            "splits": [sha256_of(train_csv), sha256_of(test_csv), sha256_of(cache.index)],
             "images": [images.st_size, images.st_mtime_ns],
             "backend": keras.backend.backend(),
         },

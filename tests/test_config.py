@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
+from workspace_copy import delete_param as _delete
+from workspace_copy import edit_params
+from workspace_copy import set_param as _set
 
 from stages.config import Params, load_params
 from stages.errors import ConfigError
@@ -13,13 +16,9 @@ from stages.errors import ConfigError
 
 def write_params(tmp_path: Path, repo: Path, edit) -> Path:
     """A copy of the repo's params.yaml with `edit(raw_dict)` applied."""
-    yaml = YAML()
-    raw = yaml.load((repo / "params.yaml").read_text())
-    edit(raw)
-    path = tmp_path / "params.yaml"
-    with path.open("w") as handle:
-        yaml.dump(raw, handle)
-    return path
+    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    edit_params(tmp_path, edit)
+    return tmp_path / "params.yaml"
 
 
 def test_repo_params_are_valid_and_typed(repo: Path) -> None:
@@ -33,28 +32,6 @@ def test_repo_params_are_valid_and_typed(repo: Path) -> None:
     assert params.variations["v5"].batch_size == 32
     assert params.variations["v3"].builds_on == "v2"
     assert all(v.epochs == 50 for v in params.variations.values())
-
-
-def _set(path: str, value):
-    def edit(raw):
-        *parents, last = path.split(".")
-        node = raw
-        for key in parents:
-            node = node[key]
-        node[last] = value
-
-    return edit
-
-
-def _delete(path: str):
-    def edit(raw):
-        *parents, last = path.split(".")
-        node = raw
-        for key in parents:
-            node = node[key]
-        del node[last]
-
-    return edit
 
 
 BAD_PARAMS = [

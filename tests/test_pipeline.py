@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from workspace_copy import edit_params, make_workspace, run
+from workspace_copy import set_param as _set
 
 pytestmark = pytest.mark.slow
 
@@ -97,17 +98,6 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def _set(dotted: str, value):
-    def edit(params) -> None:
-        *parents, last = dotted.split(".")
-        node = params
-        for key in parents:
-            node = node[key]
-        node[last] = value
-
-    return edit
-
-
 def _cat_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (50, 40), (200, 100, 50)).save(buffer, format="JPEG")
@@ -124,7 +114,7 @@ BAD_INPUTS = {
     "builds_on": (_set("variations.v3.builds_on", "v9"), "variations.v3.builds_on: no variation"),
     "missing archive": (_set("data.source", "missing.zip"), "data.source: missing.zip: no such"),
     "no photos": (
-        lambda p: p["data"].__setitem__("source", "empty.zip"),
+        _set("data.source", "empty.zip"),
         "data.source: empty.zip: no photos in either layout",
     ),
     "kaggle without credentials": (
@@ -132,7 +122,7 @@ BAD_INPUTS = {
         "data.source kaggle: no credentials; put kaggle.json in ~/.kaggle",
     ),
     "one class": (
-        lambda p: p["data"].__setitem__("source", "cats.zip"),
+        _set("data.source", "cats.zip"),
         "data.source: cats.zip: only cat photos",
     ),
 }
