@@ -73,8 +73,15 @@ class AugmentParams(_Strict):
     horizontal_flip: bool
 
 
+Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
+
+
 class TrainParams(_Strict):
     seed: int
+    # Keras dtype policy: mixed_* computes in 16 bits and keeps float32 weights.
+    precision: Precision = "float32"
+    # Batches per compiled call: fewer round trips between Python and the backend.
+    steps_per_execution: Annotated[int, Field(ge=1, le=1024)] = 32
 
 
 class VariationParams(_Strict):

@@ -55,6 +55,7 @@ def evaluate(
         "params": model.count_params(),
         "train_seconds": training["train_seconds"],
         "train_images_per_second": training["train_images_per_second"],
+        "steady_train_images_per_second": training["steady_train_images_per_second"],
         "epochs": training["epochs"],
     }
     write_json(metrics_path, metrics)

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 
+from stages.augment import build_augmentation
 from stages.config import AugmentParams, ImageParams, VariationParams
 
 
-def build_augmentation(augment: AugmentParams, seed: int) -> keras.Sequential:
-    """The Kaggle kernel's ImageDataGenerator transforms as layers (active in training only)."""
-    layers: list[keras.layers.Layer] = []
-    if augment.horizontal_flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
-    if augment.rotation:
-        layers.append(
-            keras.layers.RandomRotation(
-                augment.rotation / 360.0, fill_mode="nearest", seed=seed + 1
-            )
-        )
-    if augment.shear:
-        # shear_range is an angle in degrees; RandomShear takes the shear factor tan(angle).
-        factor = math.tan(math.radians(augment.shear))
-        layers.append(
-            keras.layers.RandomShear(
-                x_factor=factor, y_factor=factor, fill_mode="nearest", seed=seed + 2
-            )
-        )
-    if augment.zoom:
-        layers.append(
-            keras.layers.RandomZoom(augment.zoom, augment.zoom, fill_mode="nearest", seed=seed + 3)
-        )
-    if augment.width_shift or augment.height_shift:
-        layers.append(
-            keras.layers.RandomTranslation(
-                augment.height_shift, augment.width_shift, fill_mode="nearest", seed=seed + 4
-            )
-        )
-    return keras.Sequential(layers, name="augmentation")
-
-
 def build_classifier(
-    variation: VariationParams, image: ImageParams, name: str = "cnn"
+    variation: VariationParams, image: ImageParams, name: str = "cnn", rescale: bool = True
 ) -> keras.Model:
     """The model we save and predict with: pixels (0-255) -> rescale -> conv blocks -> dense
-    -> P(dog)."""
+    -> P(dog). `rescale=False` takes pixels already in [0, 1] (as the study's
+    ImageDataGenerator produced them; only the study-style benchmark wants that)."""
     inputs = keras.Input(shape=(image.height, image.width, 3), name="pixels")
-    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs) if rescale else inputs
     for block, filters in enumerate(variation.conv_filters, start=1):
         x = keras.layers.Conv2D(
             filters, variation.kernel_size, activation="relu", name=f"conv{block}"
@@ -56,7 +24,10 @@ def build_classifier(
     x = keras.layers.Flatten(name="flatten")(x)
     for layer, units in enumerate(variation.dense_units, start=1):
         x = keras.layers.Dense(units, activation="relu", name=f"dense{layer}")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+    # float32 output under mixed precision too: a stable sigmoid and loss.
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="dog_probability")(
+        x
+    )
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -83,9 +54,15 @@ def build_optimizer(variation: VariationParams) -> keras.optimizers.Optimizer:
     return optimizers[variation.optimizer](learning_rate=variation.learning_rate)
 
 
-def compile_model(model: keras.Model, variation: VariationParams) -> keras.Model:
-    """Compile as the study did: binary cross-entropy, accuracy."""
+def compile_model(
+    model: keras.Model, variation: VariationParams, steps_per_execution: int = 1
+) -> keras.Model:
+    """Compile as the study did (binary cross-entropy, accuracy), running
+    `steps_per_execution` batches per compiled call."""
     model.compile(
-        optimizer=build_optimizer(variation), loss="binary_crossentropy", metrics=["accuracy"]
+        optimizer=build_optimizer(variation),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model

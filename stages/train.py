@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class TrainingLog(keras.callbacks.Callback):
     """Per-epoch metrics and seconds, kept in the checkpoint folder and copied to the
     history CSV (epochs counted from 1) after every epoch, both atomically.
 
+    Each row times the whole epoch (`seconds`, validation included) and its training
+    part alone (`fit_seconds`, up to the start of validation).
+
     Put it before BackupAndRestore in the callbacks: an epoch's row is then saved before
     its backup, and rows past the epoch a resumed run restarts from are dropped, so the
     history holds every epoch exactly once.
@@ -58,18 +62,23 @@ class TrainingLog(keras.callbacks.Callback):
         self.rows: list[dict[str, float]] = (
             pd.read_csv(state).to_dict("records") if state.exists() else []
         )
-        self._started = 0.0
+        self._started = self._fitted = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.rows = [row for row in self.rows if row["epoch"] <= epoch]
-        self._started = time.perf_counter()
+        self._started = self._fitted = time.perf_counter()
+
+    def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
+        self._fitted = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
         metrics = {key: float(logs[key]) for key in HISTORY_COLUMNS[1:]}
-        seconds = time.perf_counter() - self._started
-        self.rows.append({"epoch": epoch + 1, **metrics, "seconds": seconds})
-        write_csv(self.state, pd.DataFrame(self.rows, columns=[*HISTORY_COLUMNS, "seconds"]))
+        ended = time.perf_counter()
+        fit_seconds = (self._fitted if self._fitted > self._started else ended) - self._started
+        timing = {"seconds": ended - self._started, "fit_seconds": fit_seconds}
+        self.rows.append({"epoch": epoch + 1, **metrics, **timing})
+        write_csv(self.state, pd.DataFrame(self.rows, columns=[*HISTORY_COLUMNS, *timing]))
         self.write_history()
 
     def write_history(self) -> None:
@@ -78,6 +87,13 @@ class TrainingLog(keras.callbacks.Callback):
     @property
     def seconds(self) -> float:
         return sum(row["seconds"] for row in self.rows)
+
+    @property
+    def steady_fit_seconds(self) -> float:
+        """Median training seconds of an epoch, leaving out the first (it compiles) when
+        there are others."""
+        fit_seconds = [row["fit_seconds"] for row in self.rows]
+        return statistics.median(fit_seconds[1:] or fit_seconds)
 
 
 def checkpoint_folder(
@@ -131,15 +147,21 @@ def train(
     summary it also writes to `outputs.summary`."""
     variation = params.variation(variation_name)
     seed_everything(params.train.seed)
+    keras.config.set_dtype_policy(params.train.precision)
     train_split = load_split(cache, train_csv)
     test_split = load_split(cache, test_csv)
     model = build_classifier(variation, params.image, name=variation_name)
-    trainer = compile_model(build_trainer(model, params.augment, params.train.seed), variation)
+    trainer = compile_model(
+        build_trainer(model, params.augment, params.train.seed),
+        variation,
+        params.train.steps_per_execution,
+    )
     folder = checkpoint_folder(checkpoints, params, variation_name, cache, train_csv, test_csv)
     print(
         f"train@{variation_name}: {model.count_params():,} parameters, "
         f"{len(train_split.labels)} train / {len(test_split.labels)} test photos, "
-        f"{variation.epochs} epochs of batch {variation.batch_size}",
+        f"{variation.epochs} epochs of batch {variation.batch_size}, "
+        f"{params.train.precision} on {keras.backend.backend()}",
         file=sys.stderr,
     )
     if done := epochs_done(folder / "backup"):
@@ -170,7 +192,13 @@ def train(
         "train_images_per_second": round(
             len(train_split.labels) * variation.epochs / log.seconds, 1
         ),
+        # Training alone, validation left out, first (compiling) epoch left out.
+        "steady_train_images_per_second": round(
+            len(train_split.labels) / log.steady_fit_seconds, 1
+        ),
         "train_images": len(train_split.labels),
+        "precision": params.train.precision,
+        "steps_per_execution": params.train.steps_per_execution,
         "epochs": variation.epochs,
         "params": model.count_params(),
         "backend": keras.backend.backend(),

@@ -48,6 +48,8 @@ BAD_PARAMS = [
     (_set("data.source", "flickr"), "data.source: must be one of microsoft, kaggle, synthetic"),
     (_set("image.height", 12), "image.height: Input should be greater than or equal to 16"),
     (_delete("train.seed"), "train.seed: missing key"),
+    (_set("train.precision", "float16"), "train.precision: Input should be 'float32'"),
+    (_set("train.steps_per_execution", 0), "train.steps_per_execution: Input should be greater"),
     (_set("variations.v3.builds_on", "v9"), "variations.v3.builds_on: no variation named 'v9'"),
     (_set("variations.base.builds_on", "v5"), "variations.base.builds_on: cycle"),
     (_set("variations.v2.conv_filters", [8, 8, 8, 8, 8]), "variations.v2.conv_filters: block"),

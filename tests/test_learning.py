@@ -26,8 +26,8 @@ LEARNING_EPOCHS = 8
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, repo) -> dict[str, Path]:
-    """v4 trained on the default synthetic set (2,000 photos) for a few epochs."""
+def prepared(tmp_path_factory, repo) -> dict[str, Path]:
+    """The default synthetic set (2,000 photos), decoded and split."""
     root = tmp_path_factory.mktemp("learning")
     params = load_params(repo / "params.yaml")
     synthetic = params.data.synthetic
@@ -49,27 +49,43 @@ def trained(tmp_path_factory, repo) -> dict[str, Path]:
         root / "train.csv",
         root / "test.csv",
     )
+    return {"root": root, "archive": archive, "cache": cache, "test": root / "test.csv"}
+
+
+def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
+    """v4 trained for a few epochs at `precision`, then evaluated."""
+    root, cache = prepared["root"] / precision, prepared["cache"]
+    root.mkdir()
+    params = load_params(repo / "params.yaml")
     v4 = params.variations["v4"].model_copy(update={"epochs": LEARNING_EPOCHS})
-    params = params.model_copy(update={"variations": {**params.variations, "v4": v4}})
+    training = params.train.model_copy(update={"precision": precision})
+    params = params.model_copy(
+        update={"variations": {**params.variations, "v4": v4}, "train": training}
+    )
     outputs = TrainOutputs(root / "v4.keras", root / "history.csv", root / "v4.train.json")
+    split_root = prepared["root"]
     train(
         params,
         "v4",
         cache,
-        root / "train.csv",
-        root / "test.csv",
+        split_root / "train.csv",
+        split_root / "test.csv",
         outputs,
         checkpoints=root / "checkpoints",
     )
-    evaluate(outputs.model, outputs.summary, cache, root / "test.csv", root / "v4.json")
+    evaluate(outputs.model, outputs.summary, cache, split_root / "test.csv", root / "v4.json")
     return {
-        "root": root,
-        "archive": archive,
+        **prepared,
         "model": outputs.model,
         "history": outputs.history,
         "metrics": root / "v4.json",
-        "test": root / "test.csv",
     }
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, repo) -> dict[str, Path]:
+    """v4 at float32, the default precision."""
+    return train_v4(repo, prepared, "float32")
 
 
 def test_v4_learns_well_above_chance(trained) -> None:
@@ -80,6 +96,20 @@ def test_v4_learns_well_above_chance(trained) -> None:
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] - 0.2
     assert list(history["epoch"]) == list(range(1, LEARNING_EPOCHS + 1))
     print(f"v4 after {LEARNING_EPOCHS} epochs on the synthetic set: {metrics}")
+
+
+def test_bfloat16_keeps_v4_accuracy_within_one_point(trained, prepared, repo) -> None:
+    bf16 = train_v4(repo, prepared, "mixed_bfloat16")
+    float32_metrics = json.loads(trained["metrics"].read_text())
+    bf16_metrics = json.loads(bf16["metrics"].read_text())
+    print(
+        f"v4 test accuracy after {LEARNING_EPOCHS} epochs: float32 "
+        f"{float32_metrics['accuracy']:.4f}, mixed_bfloat16 {bf16_metrics['accuracy']:.4f}"
+    )
+    assert json.loads((bf16["root"] / "mixed_bfloat16/v4.train.json").read_text())["precision"] == (
+        "mixed_bfloat16"
+    )
+    assert abs(bf16_metrics["accuracy"] - float32_metrics["accuracy"]) <= 0.01
 
 
 def test_predict_labels_held_out_photos(trained, tmp_path) -> None:

@@ -1,0 +1,102 @@
+"""The FLOP ceiling: how many photos a second a variation could train at if this machine
+did nothing but the model's multiply-adds at its best measured rate.
+
+- Work per photo: the multiply-adds of every Conv2D and Dense layer, counted from the
+  layer shapes, times 2 FLOPs, times 3 for training (the forward pass, then gradients
+  with respect to the inputs and to the weights, each as costly as the forward pass).
+  Pooling, activations, augmentation and the optimizer are left out: they are the
+  overhead the efficiency figure measures.
+- Rate: the median of several timed square matrix products (large enough to run at the
+  library's best) in the given dtype, on the backend in use.
+
+    python benchmarks/flops.py                                  # every variation, both dtypes
+    python benchmarks/flops.py --variation v4 --dtype bfloat16  # one ceiling, in img/s
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Annotated
+
+import keras
+import numpy as np
+import typer
+from keras import ops
+
+from stages.config import Params, load_params
+from stages.model import build_classifier
+
+TRAINING_PASSES = 3
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one photo's forward pass through the Conv2D and Dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
+            _, out_h, out_w, _ = layer.output.shape
+            total += out_h * out_w * kernel_h * kernel_w * channels_in * channels_out
+        elif isinstance(layer, keras.layers.Dense):
+            total += math.prod(layer.kernel.shape)
+    return total
+
+
+def training_flops_per_image(model: keras.Model) -> int:
+    """FLOPs to train on one photo: 2 per multiply-add, 3 passes."""
+    return 2 * TRAINING_PASSES * multiply_adds(model)
+
+
+def matmul_flops_per_second(dtype: str, size: int = 2048, repeats: int = 7) -> float:
+    """The median rate of `size`-square matrix products in `dtype` on this backend."""
+    rng = np.random.default_rng(0)
+    left = ops.convert_to_tensor(rng.standard_normal((size, size)), dtype=dtype)
+    right = ops.convert_to_tensor(rng.standard_normal((size, size)), dtype=dtype)
+
+    def product_sum() -> float:  # a scalar back on the host: the product has finished
+        return float(ops.convert_to_numpy(ops.cast(ops.sum(ops.matmul(left, right)), "float32")))
+
+    product_sum()  # warm up
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        product_sum()
+        seconds.append(time.perf_counter() - started)
+    return 2 * size**3 / statistics.median(seconds)
+
+
+def ceiling_images_per_second(params: Params, variation: str, flops_per_second: float) -> float:
+    """Photos a second at `flops_per_second` of pure model arithmetic."""
+    model = build_classifier(params.variation(variation), params.image)
+    return flops_per_second / training_flops_per_image(model)
+
+
+def main(
+    variation: Annotated[str | None, typer.Option(help="Print only this one's ceiling.")] = None,
+    dtype: Annotated[str, typer.Option(help="With --variation: float32 or bfloat16.")] = "float32",
+    params_file: Annotated[Path, typer.Option("--params")] = Path("params.yaml"),
+) -> None:
+    """Print every variation's training MFLOP per photo and its ceiling at both dtypes, or
+    with --variation, that variation's ceiling in img/s at --dtype alone."""
+    params = load_params(params_file)
+    if variation is not None:
+        print(ceiling_images_per_second(params, variation, matmul_flops_per_second(dtype)))
+        return
+    rates = {name: matmul_flops_per_second(name) for name in ("float32", "bfloat16")}
+    print(f"matmul rate: {', '.join(f'{d} {r / 1e9:.0f} GFLOP/s' for d, r in rates.items())}")
+    print("| variation | training MFLOP/photo | ceiling float32 img/s | ceiling bf16 img/s |")
+    print("|---|---|---|---|")
+    for name in params.variations:
+        model = build_classifier(params.variation(name), params.image)
+        flops = training_flops_per_image(model)
+        print(
+            f"| {name} | {flops / 1e6:.0f} | {rates['float32'] / flops:.0f} | "
+            f"{rates['bfloat16'] / flops:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    typer.run(main)

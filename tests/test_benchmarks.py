@@ -1,0 +1,72 @@
+"""The benchmark scripts run: the FLOP count, the study-style baseline on JPEG files, and
+the device-resident JAX script dry-run on the CPU with tiny sizes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pandas as pd
+import pytest
+from flops import multiply_adds, training_flops_per_image
+from study_baseline import main as study_baseline
+from typer.testing import CliRunner
+
+from stages import decode, split
+from stages.config import load_params
+from stages.model import build_classifier
+
+
+def test_v4_multiply_adds_counted_from_the_layer_shapes(repo) -> None:
+    params = load_params(repo / "params.yaml")
+    model = build_classifier(params.variation("v4"), params.image)
+    convolutions = 117 * 117 * 16 * 4 * 4 * 3 + 36 * 36 * 32 * 4 * 4 * 16 + 9 * 9 * 64 * 4 * 4 * 32
+    dense = 3 * 3 * 64 * 1024 + 1024 * 2048 + 2048 * 2048 + 2048 * 1
+    assert multiply_adds(model) == convolutions + dense
+    assert training_flops_per_image(model) == 6 * (convolutions + dense)
+
+
+@pytest.mark.slow
+def test_study_baseline_trains_from_jpeg_files(microsoft_zip, repo, tmp_path) -> None:
+    cache, index = tmp_path / "images.npy", tmp_path / "index.csv"
+    decode.run(microsoft_zip, 120, 120, cache, index, tmp_path / "rejected.csv")
+    split.run(index, 0.2, 0, tmp_path / "train.csv", tmp_path / "test.csv")
+    with zipfile.ZipFile(microsoft_zip) as archive:
+        archive.extractall(tmp_path / "photos", members=pd.read_csv(index)["filename"])
+    arguments = ["--photos", str(tmp_path / "photos"), "--epochs", "2"]
+    arguments += ["--train-csv", str(tmp_path / "train.csv")]
+    arguments += ["--test-csv", str(tmp_path / "test.csv")]
+    arguments += ["--params", str(repo / "params.yaml")]
+    result = CliRunner().invoke(study_baseline_app(), arguments)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["train_images"] == len(pd.read_csv(tmp_path / "train.csv"))
+    assert summary["steady_train_images_per_second"] > 0
+
+
+def study_baseline_app():
+    import typer
+
+    app = typer.Typer()
+    app.command()(study_baseline)
+    return app
+
+
+@pytest.mark.slow
+def test_gpu_script_dry_runs_on_the_cpu(repo, tmp_path) -> None:
+    out = tmp_path / "gpu.json"
+    script = repo / "benchmarks/gpu_train.py"
+    arguments = [sys.executable, str(script), "--photos", "48", "--epochs", "2"]
+    arguments += ["--variations", "v4", "--json", str(out)]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(repo)}
+    result = subprocess.run(arguments, cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["device"] and figures["epochs"] == 2
+    (v4,) = figures["results"]
+    assert v4["variation"] == "v4" and v4["params"] == 6_930_289
+    assert v4["seconds"] > 0 and 0 <= v4["test_accuracy"] <= 1
+    assert "| all, on " in result.stdout
