@@ -153,18 +153,22 @@ def train(
     params = _params()
     params.variation(variation)
     from stages.dataset import CachePaths
+    from stages.distribution import distribution_scope
+    from stages.threads import apply_thread_limit
     from stages.train import TrainOutputs
     from stages.train import train as train_variation
 
-    train_variation(
-        params,
-        variation,
-        CachePaths(images, index),
-        train_csv,
-        test_csv,
-        TrainOutputs(model, history, summary),
-        checkpoints,
-    )
+    apply_thread_limit()
+    with distribution_scope(params.train.distribution):
+        train_variation(
+            params,
+            variation,
+            CachePaths(images, index),
+            train_csv,
+            test_csv,
+            TrainOutputs(model, history, summary),
+            checkpoints,
+        )
 
 
 @app.command()
@@ -182,7 +186,9 @@ def evaluate(
     _params().variation(variation)
     from stages.dataset import CachePaths
     from stages.evaluate import evaluate as evaluate_model
+    from stages.threads import apply_thread_limit
 
+    apply_thread_limit()
     evaluate_model(model, summary, CachePaths(images, index), test_csv, metrics)
 
 

@@ -75,6 +75,8 @@ class AugmentParams(_Strict):
 
 class TrainParams(_Strict):
     seed: int
+    # none: one device; data_parallel: every batch split across all devices (see distribution.py)
+    distribution: Literal["none", "data_parallel"]
 
 
 class VariationParams(_Strict):
