@@ -206,6 +206,20 @@ def compare(
 
 @app.command()
 @user_errors
+def push(
+    remote: Annotated[
+        str | None, typer.Option(help="A DVC remote; without one, the default remote.")
+    ] = None,
+) -> None:
+    """Share reproduced stages for `dvc repro --pull` elsewhere: `dvc push --run-cache`,
+    plus the metrics and history files that it leaves behind."""
+    from stages.share import push_for_reuse
+
+    push_for_reuse(remote)
+
+
+@app.command()
+@user_errors
 def predict(
     photos: Annotated[list[Path], typer.Argument(help="Photos, or folders of photos.")],
     model: Annotated[Path, typer.Option(help="A trained .keras model.")] = Path("models/v4.keras"),
