@@ -11,14 +11,28 @@ cache files" warning of treeverse/dvc#5749). This pushes both.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+from stages.errors import CatdogError
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
 
 
 def push_for_reuse(remote: str | None = None) -> int:
     """`dvc push --run-cache`, then the objects of the uncached outputs in dvc.lock; return
     how many objects went to the remote."""
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with Repo() as repo:
+    try:
+        return _push(Repo(), remote)
+    except DvcException as error:  # no remote, an unreachable one, not a DVC repo...
+        raise CatdogError(f"push: {error}") from None
+
+
+def _push(repo: Repo, remote: str | None) -> int:
+    with repo:
         pushed = repo.push(run_cache=True, remote=remote)
         uncached = {
             out.hash_info
