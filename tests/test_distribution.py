@@ -14,6 +14,7 @@ from workspace_copy import edit_params
 
 from stages import decode, split
 from stages.config import load_params
+from stages.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +92,10 @@ def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) ->
     print(f"{backend}: none {single.to_dict()}; data_parallel {parallel.to_dict()}")
     for column, tolerance in TOLERANCE.items():
         assert parallel[column] == pytest.approx(single[column], abs=tolerance), column
+
+
+def test_an_unknown_distribution_is_refused_naming_the_key(tmp_path, repo) -> None:
+    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
+    edit_params(tmp_path, lambda params: params["train"].__setitem__("distribution", "tpu"))
+    with pytest.raises(ConfigError, match=r"train\.distribution: Input should be 'none' or"):
+        load_params(tmp_path / "params.yaml")
