@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,20 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", ".dvc/config", ".dvcignore", ".gitignore")
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command with this interpreter's bin folder (catdog, dvc) first on PATH."""
+def run(
+    args: list[str],
+    cwd: Path,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    capture: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with this interpreter's bin folder (catdog, dvc) first on PATH, and
+    `env` added to the environment. `capture=False` discards the output instead: a
+    command that leaves daemons behind (`dvc queue start`) would hold the pipes open."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1", **(env or {})}
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    result = subprocess.run(args, cwd=cwd, env=env, stdout=output, stderr=output, text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -74,7 +83,12 @@ def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
             shutil.copy2(source, target)
     edit_params(root, edit)
     run(["git", "init", "-q"], root)
+    commit(root, "workspace")
+    return root
+
+
+def commit(root: Path, message: str) -> None:
+    """Commit everything in the workspace (as a fixed identity)."""
     run(["git", "add", "-A"], root)
     identity = ["-c", "user.name=catdog", "-c", "user.email=catdog@example.com"]
-    run(["git", *identity, "commit", "-qm", "workspace"], root)
-    return root
+    run(["git", *identity, "commit", "-qm", message], root)

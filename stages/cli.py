@@ -153,18 +153,22 @@ def train(
     params = _params()
     params.variation(variation)
     from stages.dataset import CachePaths
+    from stages.distribution import distribution_scope
+    from stages.threads import apply_thread_limit
     from stages.train import TrainOutputs
     from stages.train import train as train_variation
 
-    train_variation(
-        params,
-        variation,
-        CachePaths(images, index),
-        train_csv,
-        test_csv,
-        TrainOutputs(model, history, summary),
-        checkpoints,
-    )
+    apply_thread_limit()
+    with distribution_scope(params.train.distribution):
+        train_variation(
+            params,
+            variation,
+            CachePaths(images, index),
+            train_csv,
+            test_csv,
+            TrainOutputs(model, history, summary),
+            checkpoints,
+        )
 
 
 @app.command()
@@ -182,7 +186,9 @@ def evaluate(
     _params().variation(variation)
     from stages.dataset import CachePaths
     from stages.evaluate import evaluate as evaluate_model
+    from stages.threads import apply_thread_limit
 
+    apply_thread_limit()
     evaluate_model(model, summary, CachePaths(images, index), test_csv, metrics)
 
 
@@ -196,6 +202,20 @@ def compare(
     from stages.compare import compare as compare_variations
 
     typer.echo(compare_variations(_params(), metrics_dir, out))
+
+
+@app.command()
+@user_errors
+def push(
+    remote: Annotated[
+        str | None, typer.Option(help="A DVC remote; without one, the default remote.")
+    ] = None,
+) -> None:
+    """Share reproduced stages for `dvc repro --pull` elsewhere: `dvc push --run-cache`,
+    plus the metrics and history files that it leaves behind."""
+    from stages.share import push_for_reuse
+
+    push_for_reuse(remote)
 
 
 @app.command()

@@ -79,9 +79,11 @@ Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
 class TrainParams(_Strict):
     seed: int
     # Keras dtype policy: mixed_* computes in 16 bits and keeps float32 weights.
-    precision: Precision = "float32"
+    precision: Precision
     # Batches per compiled call: fewer round trips between Python and the backend.
-    steps_per_execution: Annotated[int, Field(ge=1, le=1024)] = 32
+    steps_per_execution: Annotated[int, Field(ge=1, le=1024)]
+    # none: one device; data_parallel: every batch split across all devices (see distribution.py)
+    distribution: Literal["none", "data_parallel"]
 
 
 class VariationParams(_Strict):

@@ -1,0 +1,52 @@
+"""`catdog push`: share what this workspace reproduced through a DVC remote, so that
+`dvc repro --pull` on another machine restores it instead of rerunning it.
+
+That is DVC's run-cache: `dvc push --run-cache` sends the run entries and the cached
+outputs. It leaves out the objects of `cache: false` outputs (our metrics and history
+CSVs), although the run-cache committed them to the local cache; without them
+`dvc repro --pull` elsewhere cannot restore the stage and reruns it (the "missing
+cache files" warning of treeverse/dvc#5749). This pushes both.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from stages.errors import CatdogError
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+
+def push_for_reuse(remote: str | None = None) -> int:
+    """`dvc push --run-cache`, then the objects of the uncached outputs in dvc.lock; return
+    how many objects went to the remote."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        return _push(Repo(), remote)
+    except DvcException as error:  # no remote, an unreachable one, not a DVC repo...
+        raise CatdogError(f"push: {error}") from None
+
+
+def _push(repo: Repo, remote: str | None) -> int:
+    with repo:
+        pushed = repo.push(run_cache=True, remote=remote)
+        uncached = {
+            out.hash_info
+            for stage in repo.index.stages
+            for out in stage.outs
+            if not out.use_cache and out.hash_info and out.hash_info.value
+        }
+        local = repo.cache.local
+        present = {hash_info for hash_info in uncached if local.exists(hash_info.value)}
+        result = repo.cloud.push(present, remote=remote)
+    sent = pushed + len(result.transferred)
+    print(
+        f"push: {pushed} files and run entries, and {len(result.transferred)} of "
+        f"{len(present)} outputs that dvc.yaml keeps out of the cache",
+        file=sys.stderr,
+    )
+    return sent

@@ -1,0 +1,101 @@
+"""`train.distribution: data_parallel` on two logical CPU devices, TensorFlow and JAX:
+training runs with two replicas and ends where single-device training ends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from workspace_copy import edit_params
+
+from stages import decode, split
+from stages.config import load_params
+from stages.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+
+SIDE = 66  # pixels: the smallest image all six variations' conv stacks accept
+# Split the CPU into two logical devices before TensorFlow runs any op (JAX: XLA_FLAGS),
+# then train once per params file given, in this one process.
+DRIVER = """
+import sys
+import keras
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from stages.cli import app
+for arguments in sys.argv[1:]:
+    print("=== run", file=sys.stderr, flush=True)
+    app(arguments.split("\\t"), standalone_mode=False)
+"""
+TOLERANCE = {"val_accuracy": 0.03, "val_loss": 0.02, "loss": 0.02}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, microsoft_zip) -> Path:
+    """The small synthetic archive decoded at 48x48 and split."""
+    root = tmp_path_factory.mktemp("distribution")
+    decode.run(
+        microsoft_zip, SIDE, SIDE, root / "images.npy", root / "index.csv", root / "rejected.csv"
+    )
+    split.run(root / "index.csv", 0.2, 42, root / "train.csv", root / "test.csv")
+    return root
+
+
+def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]:
+    """`catdog train v4` for two epochs (no augmentation: its random draws depend on the
+    replica count) into `out`, with its own params file."""
+    out.mkdir()
+    (out / "params.yaml").write_text((repo / "params.yaml").read_text())
+
+    def edit(params) -> None:
+        params["image"].update(height=SIDE, width=SIDE)
+        params["augment"]["enabled"] = False
+        params["train"]["distribution"] = distribution
+        params["variations"]["v4"]["epochs"] = 2
+
+    edit_params(out, edit)
+    return [
+        "--params", str(out / "params.yaml"), "train", "v4",
+        "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
+        "--train-csv", str(data / "train.csv"), "--test-csv", str(data / "test.csv"),
+        "--model", str(out / "v4.keras"), "--history", str(out / "history.csv"),
+        "--summary", str(out / "v4.train.json"), "--checkpoints", str(out / "checkpoints"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) -> None:
+    assert load_params(repo / "params.yaml").train.distribution == "none"
+    modes = ("none", "data_parallel")
+    runs = ["\t".join(arguments(data, repo, data / f"{backend}-{mode}", mode)) for mode in modes]
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER, *runs], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    single_log, parallel_log = result.stderr.split("=== run")[1:]
+    assert "replicas" not in single_log
+    assert "train.distribution data_parallel: 2 replicas" in parallel_log
+    single, parallel = (
+        pd.read_csv(data / f"{backend}-{mode}" / "history.csv").iloc[-1] for mode in modes
+    )
+    print(f"{backend}: none {single.to_dict()}; data_parallel {parallel.to_dict()}")
+    for column, tolerance in TOLERANCE.items():
+        assert parallel[column] == pytest.approx(single[column], abs=tolerance), column
+
+
+def test_an_unknown_distribution_is_refused_naming_the_key(tmp_path, repo) -> None:
+    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
+    edit_params(tmp_path, lambda params: params["train"].__setitem__("distribution", "tpu"))
+    with pytest.raises(ConfigError, match=r"train\.distribution: Input should be 'none' or"):
+        load_params(tmp_path / "params.yaml")
