@@ -140,7 +140,7 @@ def curves_figure(history: pd.DataFrame, name: str) -> Figure:
 
 def overlay_figure(histories: Mapping[str, pd.DataFrame]) -> Figure:
     """Every variation's test accuracy and test loss per epoch, in one figure."""
-    figure = Figure(figsize=(11, 4))
+    figure = Figure(figsize=(12, 4), layout="constrained")
     accuracy, loss = figure.subplots(1, 2)
     for name, history in histories.items():
         accuracy.plot(history["epoch"], history["val_accuracy"], "o-", label=name, markersize=3)
@@ -151,7 +151,7 @@ def overlay_figure(histories: Mapping[str, pd.DataFrame]) -> Figure:
         axes.set_ylabel(f"test {metric}")
         axes.set_title(f"test {metric}, all variations")
         axes.grid(alpha=0.3)
-        axes.legend()
+    figure.legend(*accuracy.get_legend_handles_labels(), loc="outside right center")
     return figure
 
 
