@@ -292,7 +292,7 @@ def predict(
         from stages.figures import gallery_figure, save_figure
         from stages.predict import gallery_items
 
-        save_figure(gallery_figure(gallery_items(found), f"Predictions of {model}"), gallery)
+        save_figure(gallery_figure(gallery_items(found), f"Predictions of {model.name}"), gallery)
     for failure in found.failures:
         typer.echo(f"error: {failure.file}: {failure.reason}", err=True)
     if found.failures:
