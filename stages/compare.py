@@ -157,7 +157,7 @@ td.left, th.left {{ text-align: left; }}
 </head>
 <body>
 <h1>Variations compared</h1>
-<p>{html.escape(intro).replace("*", "")}</p>
+<p>{html.escape(intro).replace("*", "").replace("`", "")}</p>
 <table>
 <thead><tr>{cells("th", COLUMNS)}</tr></thead>
 <tbody>

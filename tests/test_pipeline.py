@@ -144,17 +144,21 @@ def drawn_pixels(screenshot: Path) -> float:
 
 
 VENDORED_SCRIPT = r"<!-- vega[-a-z]* [^>]*-->\s*<script>.*?</script>"
+VEGA_DIV = r'<div id = "[^"]+">\s*<script type = "text/javascript">.*?</script>\s*</div>'
 
 
 def charts_only(page: Path, with_vega: bool) -> Path:
-    """A copy of the page without its image plots, and optionally without the inlined
-    vega libraries (then no chart can draw)."""
-    html = re.sub(r"<img [^>]*>", "", page.read_text())
+    """A copy of the page with only its vega charts (no image plots), and optionally
+    without the inlined vega libraries: then nothing can draw."""
+    html = page.read_text()
+    head = html[: html.rindex("<body>")]
     if not with_vega:
-        html, removed = re.subn(VENDORED_SCRIPT, "", html, flags=re.DOTALL)
+        head, removed = re.subn(VENDORED_SCRIPT, "", head, flags=re.DOTALL)
         assert removed == 3
+    charts = re.findall(VEGA_DIV, html, flags=re.DOTALL)
+    assert len(charts) == html.count("vegaEmbed(")
     copy = page.with_name(f"charts_{'with' if with_vega else 'without'}_vega.html")
-    copy.write_text(html)
+    copy.write_text(f"{head}<body>\n{chr(10).join(charts)}\n</body>\n</html>\n")
     return copy
 
 
