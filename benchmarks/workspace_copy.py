@@ -13,7 +13,15 @@ from typing import Any
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", ".dvc/config", ".dvcignore", ".gitignore")
+PROJECT_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    "stages",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    "vendor",  # the offline `dvc plots show` template .dvc/config names
+)
 
 
 def run(

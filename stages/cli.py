@@ -181,15 +181,21 @@ def evaluate(
     index: IndexOption,
     test_csv: Annotated[Path, typer.Option(help="The test split CSV.")],
     metrics: Annotated[Path, typer.Option(help="Output: metrics JSON.")],
+    predictions: Annotated[
+        Path, typer.Option(help="Output: filename,actual,predicted,dog_probability CSV.")
+    ],
+    roc: Annotated[Path, typer.Option(help="Output: the ROC curve's fpr,tpr CSV.")],
 ) -> None:
     """Score one trained variation on the test split."""
     _params().variation(variation)
     from stages.dataset import CachePaths
+    from stages.evaluate import EvaluateOutputs
     from stages.evaluate import evaluate as evaluate_model
     from stages.threads import apply_thread_limit
 
     apply_thread_limit()
-    evaluate_model(model, summary, CachePaths(images, index), test_csv, metrics)
+    outputs = EvaluateOutputs(metrics, predictions, roc)
+    evaluate_model(model, summary, CachePaths(images, index), test_csv, outputs)
 
 
 @app.command()
@@ -197,11 +203,67 @@ def evaluate(
 def compare(
     metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
     out: Annotated[Path, typer.Option(help="Output: the Markdown comparison.")],
+    html: Annotated[Path | None, typer.Option(help="Output: the comparison's HTML twin.")] = None,
 ) -> None:
-    """Tabulate every variation with its deltas against the one it builds on."""
+    """Tabulate every variation with its deltas against the one it builds on, beside the
+    study's figures, and name the best by compare.best_by."""
     from stages.compare import compare as compare_variations
 
-    typer.echo(compare_variations(_params(), metrics_dir, out))
+    typer.echo(compare_variations(_params(), metrics_dir, out, html))
+
+
+PngOption = Annotated[Path, typer.Option(help="Output: a PNG figure.")]
+
+
+@app.command("figures-data")
+@user_errors
+def figures_data(
+    images: ImagesOption,
+    index: IndexOption,
+    rejected: Annotated[Path, typer.Option(help="The decode stage's rejected files CSV.")],
+    class_counts: PngOption,
+    samples: PngOption,
+) -> None:
+    """Draw the class counts (before and after rejected files) and sample photos."""
+    _params()
+    from stages.plot import data_figures
+
+    data_figures(images, index, rejected, class_counts, samples)
+
+
+@app.command("figures")
+@user_errors
+def figures_variation(
+    variation: VariationArgument,
+    history: Annotated[Path, typer.Option(help="The per-epoch history CSV.")],
+    metrics: Annotated[Path, typer.Option(help="The variation's metrics JSON.")],
+    roc: Annotated[Path, typer.Option(help="The ROC curve's fpr,tpr CSV.")],
+    curves: PngOption,
+    confusion: PngOption,
+    roc_figure: PngOption,
+) -> None:
+    """Draw one variation's accuracy and loss curves, confusion matrix and ROC curve."""
+    _params().variation(variation)
+    from stages.plot import variation_figures
+
+    variation_figures(variation, history, metrics, roc, (curves, confusion, roc_figure))
+
+
+@app.command("figures-all")
+@user_errors
+def figures_all(
+    plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv etc.")],
+    metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
+    images: ImagesOption,
+    index: IndexOption,
+    overlay: PngOption,
+    gallery: PngOption,
+) -> None:
+    """Overlay every variation's test curves; draw the best variation's predictions."""
+    from stages.plot import summary_figures
+
+    best = summary_figures(_params(), plots_dir, metrics_dir, images, index, (overlay, gallery))
+    typer.echo(f"figures-all: the gallery shows {best}'s predictions")
 
 
 @app.command()
@@ -221,18 +283,39 @@ def push(
 @app.command()
 @user_errors
 def predict(
-    photos: Annotated[list[Path], typer.Argument(help="Photos, or folders of photos.")],
+    photos: Annotated[
+        list[Path], typer.Argument(help="Photos, folders of photos, or globs ('pets/*.jpg').")
+    ],
     model: Annotated[Path, typer.Option(help="A trained .keras model.")] = Path("models/v4.keras"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {file, label, confidence}.")
+    ] = False,
+    top: Annotated[bool, typer.Option(help="Most confident first.")] = False,
+    gallery: Annotated[
+        Path | None, typer.Option(help="Also save the photos with their labels as a PNG.")
+    ] = None,
 ) -> None:
-    """Label photos as cat or dog, with the model's confidence."""
+    """Label photos as cat or dog, with the model's confidence (as the study's Fig. 14)."""
+    import json
+
     from stages.predict import predict as predict_photos
 
-    predictions, failures = predict_photos(model, photos)
-    for prediction in predictions:
-        typer.echo(prediction.sentence())
-    for failure in failures:
+    found = predict_photos(model, photos)
+    if top:
+        found = found.by_confidence()
+    if as_json:
+        typer.echo(json.dumps([p.as_json() for p in found.predictions], indent=2))
+    else:
+        for prediction in found.predictions:
+            typer.echo(prediction.sentence())
+    if gallery is not None and found.predictions:
+        from stages.figures import gallery_figure, save_figure
+        from stages.predict import gallery_items
+
+        save_figure(gallery_figure(gallery_items(found), f"Predictions of {model.name}"), gallery)
+    for failure in found.failures:
         typer.echo(f"error: {failure.file}: {failure.reason}", err=True)
-    if failures:
+    if found.failures:
         raise typer.Exit(1)
 
 

@@ -1,13 +1,17 @@
-"""Stage `compare`: one table of every variation, with deltas against what it builds on."""
+"""Stage `compare`: one table of every variation, with deltas against what it builds on,
+the study's reported figures beside ours, and the best variation by `compare.best_by`.
+Written as Markdown (metrics/compare.md) and as an HTML twin."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
 from stages.atomic import write_text
 from stages.config import Params
 from stages.errors import CatdogError
+from stages.study import STUDY, STUDY_BEST, StudyFigures
 
 COLUMNS = (
     "variation",
@@ -17,47 +21,80 @@ COLUMNS = (
     "loss",
     "Δ loss",
     "ROC AUC",
+    "Δ AUC",
     "precision",
     "recall",
     "params",
     "train s",
     "img/s",
+    "study: accuracy",
+    "study: loss",
+    "study: time",
 )
+LEFT_ALIGNED = {"variation", "builds on", "study: accuracy", "study: loss", "study: time"}
+LOWER_IS_BETTER = frozenset({"loss"})
+METRIC_NAMES = {
+    "accuracy": "test accuracy",
+    "loss": "test loss",
+    "roc_auc": "ROC AUC",
+    "precision": "precision",
+    "recall": "recall",
+}
 
 
-def _delta(value: float, parent: float | None) -> str:
-    return "-" if parent is None else f"{value - parent:+.4f}"
+def _delta(value: float | None, parent: float | None) -> str:
+    return "-" if parent is None or value is None else f"{value - parent:+.4f}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def comparison_rows(params: Params, metrics: dict[str, dict]) -> list[list[str]]:
-    """One row per variation, in params.yaml's order."""
+    """One row per variation, in params.yaml's order (the study's)."""
     rows = []
     for name, variation in params.variations.items():
         mine = metrics[name]
         parent = metrics.get(variation.builds_on) if variation.builds_on else None
+        study = STUDY.get(name, StudyFigures("-", "-"))
         rows.append(
             [
                 name,
                 variation.builds_on or "-",
-                f"{mine['accuracy']:.4f}",
+                _number(mine["accuracy"]),
                 _delta(mine["accuracy"], parent and parent["accuracy"]),
-                f"{mine['loss']:.4f}",
+                _number(mine["loss"]),
                 _delta(mine["loss"], parent and parent["loss"]),
-                "-" if mine["roc_auc"] is None else f"{mine['roc_auc']:.4f}",
-                f"{mine['precision']:.4f}",
-                f"{mine['recall']:.4f}",
+                _number(mine["roc_auc"]),
+                _delta(mine["roc_auc"], parent and parent["roc_auc"]),
+                _number(mine["precision"]),
+                _number(mine["recall"]),
                 f"{mine['params']:,}",
                 f"{mine['train_seconds']:.1f}",
                 f"{mine['train_images_per_second']:.0f}",
+                study.accuracy,
+                study.loss,
+                study.time,
             ]
         )
     return rows
 
 
+def best_variation(params: Params, metrics: dict[str, dict]) -> str:
+    """The variation with the best `compare.best_by` metric (first in params.yaml on a tie)."""
+    metric = params.compare.best_by
+    scored = {name: metrics[name][metric] for name in params.variations}
+    candidates = {name: value for name, value in scored.items() if value is not None}
+    if not candidates:
+        raise CatdogError(f"compare.best_by: no variation has a {metric} value")
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    return min(candidates, key=lambda name: sign * candidates[name])
+
+
 def markdown_table(rows: list[list[str]]) -> str:
     """A GitHub-flavoured Markdown table, numbers right-aligned."""
     header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join([":---", ":---", *["---:"] * (len(COLUMNS) - 2)]) + "|"
+    rule = "|" + "|".join(":---" if c in LEFT_ALIGNED else "---:" for c in COLUMNS) + "|"
     body = ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join([header, rule, *body]) + "\n"
 
@@ -73,13 +110,73 @@ def read_metrics(params: Params, metrics_dir: Path) -> dict[str, dict]:
     return metrics
 
 
-def compare(params: Params, metrics_dir: Path, output: Path) -> str:
-    """Build the table, write it to `output`, and return it."""
-    table = markdown_table(comparison_rows(params, read_metrics(params, metrics_dir)))
-    report = (
-        "# Variations compared\n\n"
-        "Test-split metrics (dog is the positive class for precision and recall); "
-        "each Δ is against the variation in *builds on*.\n\n" + table
+INTRO = (
+    "Test-split metrics (dog is the positive class for precision, recall and ROC AUC); "
+    "each Δ is against the variation in *builds on*. Columns marked *study:* are the "
+    "original study's reported figures (50 epochs on Microsoft's 25,000 photos, read off "
+    "its Figs. 4-13), not ours; `-` where it gives none."
+)
+
+
+def best_sentence(params: Params, metrics: dict[str, dict]) -> str:
+    """'Best by test accuracy (compare.best_by in params.yaml): v4 (0.9100).' and the
+    study's own choice."""
+    metric = params.compare.best_by
+    best = best_variation(params, metrics)
+    return (
+        f"Best by {METRIC_NAMES[metric]} (`compare.best_by: {metric}` in params.yaml): "
+        f"{best} ({_number(metrics[best][metric])}). The study chose {STUDY_BEST} "
+        f"(highest accuracy, lowest loss)."
     )
+
+
+def html_report(rows: list[list[str]], intro: str, best: str) -> str:
+    """The HTML twin of the Markdown report: one standalone page, no scripts."""
+
+    def cells(tag: str, values: list[str] | tuple[str, ...]) -> str:
+        return "".join(
+            f'<{tag} class="{"left" if column in LEFT_ALIGNED else "num"}">'
+            f"{html.escape(value)}</{tag}>"
+            for column, value in zip(COLUMNS, values, strict=True)
+        )
+
+    body = "\n".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Variations compared</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; }}
+th {{ background: #f3f3f3; }}
+td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td.left, th.left {{ text-align: left; }}
+</style>
+</head>
+<body>
+<h1>Variations compared</h1>
+<p>{html.escape(intro).replace("*", "").replace("`", "")}</p>
+<table>
+<thead><tr>{cells("th", COLUMNS)}</tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+<p><strong>{html.escape(best).replace("`", "")}</strong></p>
+</body>
+</html>
+"""
+
+
+def compare(params: Params, metrics_dir: Path, output: Path, html_output: Path | None) -> str:
+    """Build the report, write it to `output` (and its HTML twin), and return the Markdown."""
+    metrics = read_metrics(params, metrics_dir)
+    rows = comparison_rows(params, metrics)
+    best = best_sentence(params, metrics)
+    report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{best}\n"
+    if html_output is not None:
+        write_text(html_output, html_report(rows, INTRO, best))
     write_text(output, report)
     return report

@@ -98,6 +98,12 @@ class VariationParams(_Strict):
     epochs: PositiveInt
 
 
+class CompareParams(_Strict):
+    """Which test metric names the best variation (lowest loss, or highest of the others)."""
+
+    best_by: Literal["accuracy", "loss", "roc_auc", "precision", "recall"]
+
+
 class Params(_Strict):
     data: DataParams
     split: SplitParams
@@ -105,6 +111,7 @@ class Params(_Strict):
     augment: AugmentParams
     train: TrainParams
     variations: Annotated[dict[str, VariationParams], Field(min_length=1)]
+    compare: CompareParams
 
     @model_validator(mode="after")
     def _variations_are_consistent(self) -> Params:

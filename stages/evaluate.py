@@ -1,13 +1,20 @@
-"""Stage `evaluate@<variation>`: score a trained model on the test split."""
+"""Stage `evaluate@<variation>`: score a trained model on the test split.
+
+Besides the metrics JSON it writes the data behind the confusion matrix and ROC curve
+(scikit-learn computes both): one row per test photo, and the ROC points. DVC draws them
+with its native `confusion` and `simple` templates; `catdog figures` as PNGs.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -15,10 +22,11 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
     roc_auc_score,
+    roc_curve,
 )
 
-from stages.atomic import write_json
-from stages.dataset import CachePaths, load_split
+from stages.atomic import write_csv, write_json
+from stages.dataset import CLASS_NAMES, CachePaths, load_split
 
 PREDICT_BATCH = 256
 
@@ -41,10 +49,47 @@ def score(labels: np.ndarray, dog_probability: np.ndarray) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class EvaluateOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    metrics: Path
+    predictions: Path
+    roc: Path
+
+
+def predictions_table(
+    filenames: list[str], labels: np.ndarray, dog_probability: np.ndarray
+) -> pd.DataFrame:
+    """One row per test photo: filename, actual, predicted, dog_probability."""
+    names = np.array(CLASS_NAMES)
+    return pd.DataFrame(
+        {
+            "filename": filenames,
+            "actual": names[labels.astype(int)],
+            "predicted": names[(dog_probability >= 0.5).astype(int)],
+            "dog_probability": np.round(dog_probability.astype(float), 6),
+        }
+    )
+
+
+def roc_table(labels: np.ndarray, dog_probability: np.ndarray) -> pd.DataFrame:
+    """The ROC curve's points (fpr, tpr), dog being the positive class; empty for one class."""
+    if len(np.unique(labels)) < 2:
+        return pd.DataFrame({"fpr": [], "tpr": []})
+    fpr, tpr, _ = roc_curve(labels.astype(int), dog_probability)
+    return pd.DataFrame({"fpr": np.round(fpr, 6), "tpr": np.round(tpr, 6)})
+
+
 def evaluate(
-    model_path: Path, summary_path: Path, cache: CachePaths, test_csv: Path, metrics_path: Path
+    model_path: Path,
+    summary_path: Path,
+    cache: CachePaths,
+    test_csv: Path,
+    outputs: EvaluateOutputs,
 ) -> dict[str, object]:
-    """Score the model, merge in its training summary, write the metrics JSON."""
+    """Score the model, merge in its training summary, write the metrics JSON and the
+    per-photo predictions and ROC points."""
     model = keras.models.load_model(model_path)
     test = load_split(cache, test_csv)
     probability = model.predict(test.images, batch_size=PREDICT_BATCH, verbose=0).reshape(-1)
@@ -58,7 +103,9 @@ def evaluate(
         "steady_train_images_per_second": training["steady_train_images_per_second"],
         "epochs": training["epochs"],
     }
-    write_json(metrics_path, metrics)
+    write_csv(outputs.predictions, predictions_table(test.filenames, test.labels, probability))
+    write_csv(outputs.roc, roc_table(test.labels, probability))
+    write_json(outputs.metrics, metrics)
     print(
         f"evaluate: accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}, "
         f"AUC {metrics['roc_auc']}",

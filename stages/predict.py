@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import glob
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from stages.dataset import CLASS_NAMES
 from stages.decode import UndecodablePhoto, decode_photo
 from stages.errors import CatdogError
+from stages.figures import Labelled
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
 
@@ -23,7 +25,12 @@ class Prediction:
     confidence: float
 
     def sentence(self) -> str:
+        """As the study's Fig. 14 words it: 'probably a CAT (96.86% confidence)'."""
         return f"{self.file}: probably a {self.label.upper()} ({self.confidence:.2%} confidence)"
+
+    def as_json(self) -> dict[str, object]:
+        """{file, label, confidence}, the confidence rounded to 6 digits."""
+        return {**asdict(self), "confidence": round(self.confidence, 6)}
 
 
 @dataclass(frozen=True)
@@ -41,16 +48,22 @@ def label_of(dog_probability: float) -> tuple[str, float]:
     return CLASS_NAMES[0], 1.0 - dog_probability
 
 
+def _photos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given; folders replaced by the photos directly inside them, sorted."""
+    """Files as given; folders replaced by the photos directly inside them, sorted; globs
+    (`photos/*.jpg`, `**` too) expanded, sorted. A glob that matches nothing stays as
+    given, and is then reported as missing."""
     expanded: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            expanded.extend(
-                sorted(
-                    p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
-                )
-            )
+        if not path.exists() and glob.has_magic(str(path)):
+            matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
+            for match in matches or [path]:
+                expanded.extend(_photos_in(match) if match.is_dir() else [match])
+        elif path.is_dir():
+            expanded.extend(_photos_in(path))
         else:
             expanded.append(path)
     return expanded
@@ -87,7 +100,23 @@ def load_model(model_path: Path):  # -> keras.Model; keras is imported lazily he
         raise CatdogError(f"--model {model_path}: not a loadable Keras model ({error})") from None
 
 
-def predict(model_path: Path, paths: list[Path]) -> tuple[list[Prediction], list[Failure]]:
+@dataclass(frozen=True)
+class Predicted:
+    """What `predict` found: a prediction and its decoded pixels per photo, and failures."""
+
+    predictions: list[Prediction]
+    pixels: np.ndarray  # (N, H, W, 3) uint8, in the predictions' order
+    failures: list[Failure]
+
+    def by_confidence(self) -> Predicted:
+        """The same, most confident first (ties keep their order)."""
+        order = sorted(range(len(self.predictions)), key=lambda i: -self.predictions[i].confidence)
+        return Predicted(
+            [self.predictions[i] for i in order], self.pixels[order], list(self.failures)
+        )
+
+
+def predict(model_path: Path, paths: list[Path]) -> Predicted:
     """Predictions for every photo that decodes, failures for the rest."""
     model = load_model(model_path)
     _, height, width, _ = model.input_shape
@@ -98,4 +127,12 @@ def predict(model_path: Path, paths: list[Path]) -> tuple[list[Prediction], list
         for path, probability in zip(good, probabilities, strict=True):
             label, confidence = label_of(float(probability))
             predictions.append(Prediction(str(path), label, confidence))
-    return predictions, failures
+    return Predicted(predictions, pixels, failures)
+
+
+def gallery_items(found: Predicted) -> list[Labelled]:
+    """The predictions as gallery entries (file name, verdict, pixels)."""
+    return [
+        Labelled(pixels, Path(p.file).name, p.label, p.confidence)
+        for p, pixels in zip(found.predictions, found.pixels, strict=True)
+    ]

@@ -77,6 +77,10 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None
             str(tmp_path / "test.csv"),
             "--metrics",
             str(tmp_path / "v4.json"),
+            "--predictions",
+            str(tmp_path / "predictions.csv"),
+            "--roc",
+            str(tmp_path / "roc.csv"),
         ],
         "jax",
     )

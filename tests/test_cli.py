@@ -94,6 +94,10 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
             "t.csv",
             "--metrics",
             str(tmp_path / "m.json"),
+            "--predictions",
+            str(tmp_path / "p.csv"),
+            "--roc",
+            str(tmp_path / "r.csv"),
         ],
     )
     assert result.exit_code == 2
@@ -208,3 +212,64 @@ def test_predict_refuses_a_corrupt_model(tmp_path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: --model {model}: not a loadable Keras model")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def photos(tmp_path, microsoft_zip) -> Path:
+    """A folder of three photos (two cats, one dog), as the archive holds them."""
+    import zipfile
+
+    folder = tmp_path / "pets"
+    folder.mkdir()
+    with zipfile.ZipFile(microsoft_zip) as archive:
+        for name, member in (
+            ("a.jpg", "Cat/0.jpg"),
+            ("b.jpg", "Dog/0.jpg"),
+            ("c.jpg", "Cat/1.jpg"),
+        ):
+            (folder / name).write_bytes(archive.read(f"PetImages/{member}"))
+    return folder
+
+
+def predict_json(*args: str) -> list[dict]:
+    result = runner.invoke(app, ["predict", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_predict_json_on_a_photo_a_folder_and_a_glob(photos, untrained_model) -> None:
+    model = ["--model", str(untrained_model)]
+    (one,) = predict_json(str(photos / "a.jpg"), *model)
+    assert set(one) == {"file", "label", "confidence"}
+    assert one["file"] == str(photos / "a.jpg") and one["label"] in ("cat", "dog")
+    assert 0.5 <= one["confidence"] <= 1.0
+    folder = predict_json(str(photos), *model)
+    assert [Path(p["file"]).name for p in folder] == ["a.jpg", "b.jpg", "c.jpg"]
+    globbed = predict_json(str(photos / "[ab].jpg"), *model)
+    assert globbed == folder[:2]
+    top = predict_json(str(photos / "*.jpg"), "--top", *model)
+    assert sorted(top, key=lambda p: -p["confidence"]) == top
+    assert sorted(p["file"] for p in top) == sorted(p["file"] for p in folder)
+
+
+def test_predict_reads_like_fig_14_and_saves_a_gallery(photos, untrained_model, tmp_path):
+    gallery = tmp_path / "out.png"
+    result = runner.invoke(
+        app, ["predict", str(photos), "--model", str(untrained_model), "--gallery", str(gallery)]
+    )
+    assert result.exit_code == 0, result.output
+    for line in result.stdout.strip().splitlines():
+        assert re.fullmatch(r".+\.jpg: probably a (CAT|DOG) \(\d+\.\d\d% confidence\)", line)
+    from PIL import Image
+
+    with Image.open(gallery) as image:
+        assert image.format == "PNG" and image.width > 500
+
+
+def test_predict_names_a_glob_that_matches_nothing(tmp_path, untrained_model) -> None:
+    result = runner.invoke(
+        app, ["predict", str(tmp_path / "*.jpg"), "--model", str(untrained_model), "--json"]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == []
+    assert "*.jpg: no such file" in result.stderr

@@ -25,6 +25,26 @@ def test_every_variation_is_plotted_and_compared(repo) -> None:
         assert plotted[f"{name} loss"]["y"] == {history: ["loss", "val_loss"]}
         assert plotted["test accuracy, all variations"]["y"][history] == "val_accuracy"
         assert f"metrics/{name}.json" in dvc["stages"]["compare"]["deps"]
+        assert plotted["test loss, all variations"]["y"][history] == "val_loss"
+        figures_all = dvc["stages"]["figures_all"]["deps"]
+        for source in (history, f"plots/{name}/predictions.csv", f"metrics/{name}.json"):
+            assert source in figures_all, source
+
+
+def test_every_figure_is_an_image_plot_and_evaluate_feeds_dvc_templates(repo) -> None:
+    stages = load(repo)["stages"]
+    assert stages["figures_data"]["plots"] == ["plots/class_counts.png", "plots/samples.png"]
+    assert stages["figures_all"]["plots"] == ["plots/curves_all.png", "plots/gallery.png"]
+    assert stages["figures"]["do"]["plots"] == [
+        f"plots/${{key}}/{name}.png" for name in ("curves", "confusion", "roc")
+    ]
+    (confusion,), (roc,) = (entry.values() for entry in stages["evaluate"]["do"]["plots"])
+    assert (confusion["template"], confusion["x"], confusion["y"]) == (
+        "confusion",
+        "actual",
+        "predicted",
+    )
+    assert (roc["template"], roc["x"], roc["y"]) == ("simple", "fpr", "tpr")
 
 
 def test_train_tracks_only_its_own_variation(repo) -> None:
@@ -45,6 +65,12 @@ def test_each_stage_depends_on_its_own_module(repo) -> None:
         assert f"stages/{name}.py" in stages[name]["deps"]
     for name in ("train", "evaluate"):
         assert f"stages/{name}.py" in stages[name]["do"]["deps"]
+    for deps in (
+        stages["figures_data"]["deps"],
+        stages["figures"]["do"]["deps"],
+        stages["figures_all"]["deps"],
+    ):
+        assert {"stages/plot.py", "stages/figures.py"} <= set(deps)
 
 
 def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> None:

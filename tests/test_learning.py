@@ -16,7 +16,7 @@ from stages import decode, split
 from stages.cli import app
 from stages.config import load_params
 from stages.dataset import CachePaths
-from stages.evaluate import evaluate
+from stages.evaluate import EvaluateOutputs, evaluate
 from stages.synthetic import write_synthetic_archive
 from stages.train import TrainOutputs, train
 
@@ -73,7 +73,8 @@ def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
         outputs,
         checkpoints=root / "checkpoints",
     )
-    evaluate(outputs.model, outputs.summary, cache, split_root / "test.csv", root / "v4.json")
+    scored = EvaluateOutputs(root / "v4.json", root / "predictions.csv", root / "roc.csv")
+    evaluate(outputs.model, outputs.summary, cache, split_root / "test.csv", scored)
     return {
         **prepared,
         "model": outputs.model,

@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from workspace_copy import edit_params, make_workspace, run
@@ -48,7 +52,33 @@ def test_every_variation_has_metrics(workspace) -> None:
         assert len(history) == 2
     compare = (workspace / "metrics" / "compare.md").read_text()
     assert compare.count("\n| ") == 7  # header + six variations
+    assert "| v4 | v2 |" in compare and "| >0.90 | <0.25 | 1.69 h |" in compare
+    assert "Best by test accuracy" in compare
+    assert (workspace / "metrics" / "compare.html").read_text().count("<tr>") == 7
     assert (workspace / "data" / "rejected.csv").read_text().count("\n") > 1
+
+
+VARIATIONS = ("base", "v1", "v2", "v3", "v4", "v5")
+FIGURES = (
+    "plots/class_counts.png",
+    "plots/samples.png",
+    "plots/curves_all.png",
+    "plots/gallery.png",
+    *(f"plots/{v}/{figure}.png" for v in VARIATIONS for figure in ("curves", "confusion", "roc")),
+)
+
+
+def test_every_figure_is_drawn_and_declared_as_a_plot(workspace) -> None:
+    for figure in FIGURES:
+        with Image.open(workspace / figure) as image:
+            assert image.format == "PNG" and image.width > 300, figure
+            assert "Software" not in image.info, figure
+    declared = json.loads(run(["dvc", "plots", "show", "--json"], workspace).stdout)["data"]
+    assert set(FIGURES) <= set(declared)
+    for name in VARIATIONS:
+        rows = (workspace / "plots" / name / "predictions.csv").read_text().splitlines()
+        assert rows[0] == "filename,actual,predicted,dog_probability" and len(rows) > 10
+        assert (workspace / "plots" / name / "roc.csv").read_text().startswith("fpr,tpr\n")
 
 
 def test_a_second_repro_does_nothing(workspace) -> None:
@@ -58,12 +88,104 @@ def test_a_second_repro_does_nothing(workspace) -> None:
     assert "Running stage" not in repro.stdout + repro.stderr
 
 
-def test_plots_render_for_every_variation(workspace, tmp_path) -> None:
-    out = tmp_path / "plots"
+@pytest.fixture(scope="module")
+def plots_page(workspace, tmp_path_factory) -> Path:
+    """`dvc plots show`'s HTML page, with the offline template .dvc/config names."""
+    out = tmp_path_factory.mktemp("dvc_plots")
     run(["dvc", "plots", "show", "-o", str(out)], workspace)
-    html = (out / "index.html").read_text()
-    for name in ("base", "v1", "v2", "v3", "v4", "v5"):
+    return out / "index.html"
+
+
+def test_plots_render_for_every_variation_with_no_network_scripts(plots_page) -> None:
+    html = plots_page.read_text()
+    for name in VARIATIONS:
         assert f"plots/{name}/history.csv" in html
+        assert f'id = "plots_{name}_predictions_csv"' in html  # DVC's confusion template
+        assert f'id = "plots_{name}_roc_csv"' in html
+    assert "vegaEmbed(" in html and "<script>" in html  # vega inlined, not fetched
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.IGNORECASE)
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html, re.IGNORECASE)
+    assert "cdn.jsdelivr.net" not in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=15000",
+)
+
+
+def chromium(page: Path, *args: str) -> str:
+    """Run headless Chromium on a local page, with a fresh profile; its stdout."""
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def drawn_pixels(screenshot: Path) -> float:
+    """The share of a screenshot's pixels that are not white."""
+    with Image.open(screenshot) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    return float((rgb.min(axis=2) < 235).mean())
+
+
+VENDORED_SCRIPT = r"<!-- vega[-a-z]* [^>]*-->\s*<script>.*?</script>"
+VEGA_DIV = r'<div id = "[^"]+">\s*<script type = "text/javascript">.*?</script>\s*</div>'
+
+
+def charts_only(page: Path, with_vega: bool) -> Path:
+    """A copy of the page with only its vega charts (no image plots), and optionally
+    without the inlined vega libraries: then nothing can draw."""
+    html = page.read_text()
+    head = html[: html.rindex("<body>")]
+    if not with_vega:
+        head, removed = re.subn(VENDORED_SCRIPT, "", head, flags=re.DOTALL)
+        assert removed == 3
+    charts = re.findall(VEGA_DIV, html, flags=re.DOTALL)
+    assert len(charts) == html.count("vegaEmbed(")
+    copy = page.with_name(f"charts_{'with' if with_vega else 'without'}_vega.html")
+    copy.write_text(f"{head}<body>\n{chr(10).join(charts)}\n</body>\n</html>\n")
+    return copy
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package chromium)")
+def test_plots_show_draws_its_charts_offline_in_a_real_browser(plots_page) -> None:
+    dom = chromium(plots_page, "--dump-dom")
+    vega_plots = plots_page.read_text().count("vegaEmbed(")
+    assert dom.count("<canvas") + dom.count("<svg") >= vega_plots > 12, "vega drew no charts"
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = {
+        "dvc_plots_show": plots_page,
+        "charts_with_vega": charts_only(plots_page, with_vega=True),
+        "charts_without_vega": charts_only(plots_page, with_vega=False),
+    }
+    drawn = {}
+    for name, page in pages.items():
+        shot = ARTIFACTS / f"{name}.png"
+        shot.unlink(missing_ok=True)
+        chromium(page, f"--screenshot={shot}", "--window-size=1400,2400")
+        assert shot.is_file(), f"Chromium wrote no screenshot of {page}"
+        drawn[name] = drawn_pixels(shot)
+        print(f"\nscreenshot: {shot} ({drawn[name]:.1%} of pixels drawn)", end="")
+    print(f"\n{vega_plots} vega charts in {plots_page}")
+    assert drawn["dvc_plots_show"] > 0.01, "a blank page"
+    # The same page minus its images: with vega it draws charts, without it almost nothing.
+    assert drawn["charts_with_vega"] > 0.01
+    assert drawn["charts_with_vega"] > 5 * drawn["charts_without_vega"], "vega drew nothing"
 
 
 def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
