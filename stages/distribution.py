@@ -64,6 +64,21 @@ def _data_parallel() -> Iterator[int]:
         keras.distribution.set_distribution(previous)
 
 
+def steps_per_execution(requested: int) -> int:
+    """`train.steps_per_execution`, or 1 inside a `tf.distribute` strategy: Keras' multi-step
+    training loop fails there (an unfed placeholder in its `while` loop)."""
+    if requested > 1 and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy():
+            print(
+                "train.distribution data_parallel on TensorFlow: 1 step per execution",
+                file=sys.stderr,
+            )
+            return 1
+    return requested
+
+
 def _announce(devices: list[str]) -> None:
     print(
         f"train.distribution data_parallel: {len(devices)} replicas ({', '.join(devices)})",

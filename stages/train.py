@@ -29,6 +29,7 @@ import pandas as pd
 from stages.atomic import atomic_path, sha256_of, write_csv, write_json
 from stages.config import Params
 from stages.dataset import CachePaths, load_split
+from stages.distribution import steps_per_execution
 from stages.model import build_classifier, build_trainer, compile_model
 from stages.seed import seed_everything
 
@@ -154,7 +155,7 @@ def train(
     trainer = compile_model(
         build_trainer(model, params.augment, params.train.seed),
         variation,
-        params.train.steps_per_execution,
+        steps_per_execution(params.train.steps_per_execution),
     )
     folder = checkpoint_folder(checkpoints, params, variation_name, cache, train_csv, test_csv)
     print(
