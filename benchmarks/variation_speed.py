@@ -1,0 +1,74 @@
+"""Every variation's steady training img/s at float32 and at mixed_bfloat16, against
+the FLOP ceiling of each.
+
+Uses `train_speed.py`'s scratch workspace (the same archive and split), reproduces
+`train@<variation>` for every variation at each precision with `--epochs` epochs, and
+reads the steady-state training img/s (first epoch and validation left out) that the
+stage records in `models/<variation>.train.json`. The ceilings are measured in the
+same run (`benchmarks/flops.py`).
+
+    python benchmarks/variation_speed.py             # 5,000 photos, 2 epochs
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from flops import ceiling_images_per_second, matmul_flops_per_second
+from train_speed import full_size_archive, prepared_workspace, set_workspace_params
+from workspace_copy import run
+
+from stages.config import load_params
+
+PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
+
+
+def steady_rates(workspace: Path, names: list[str], precision: str, epochs: int) -> dict:
+    """Reproduce every variation's training at `precision`; their steady img/s."""
+    settings: dict[str, object] = {"train.precision": precision}
+    settings.update({f"variations.{name}.epochs": epochs for name in names})
+    set_workspace_params(workspace, settings)
+    rates = {}
+    for name in names:
+        run(["dvc", "repro", "--single-item", f"train@{name}"], workspace)
+        summary = json.loads((workspace / f"models/{name}.train.json").read_text())
+        rates[name] = summary["steady_train_images_per_second"]
+        print(f"{name} {precision}: {rates[name]:.0f} img/s", file=sys.stderr, flush=True)
+    return rates
+
+
+def main(
+    count: Annotated[int, typer.Option(help="Photos in the synthetic archive.")] = 5_000,
+    epochs: Annotated[int, typer.Option(min=2, help="Epochs per training.")] = 2,
+    workdir: Annotated[Path, typer.Option(help="Scratch folder, kept between runs.")] = Path(
+        "benchmarks/.work"
+    ),
+) -> None:
+    """Print a table of steady img/s per variation and precision, with the ceilings."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    workspace = prepared_workspace(workdir, full_size_archive(workdir, count), "v4", epochs)
+    params = load_params(workspace / "params.yaml")
+    names = list(params.variations)
+    run(["dvc", "repro", *(f"validate@{name}" for name in names)], workspace)
+    rates, flops = {}, {}
+    for precision, dtype in PRECISIONS.items():
+        rates[precision] = steady_rates(workspace, names, precision, epochs)
+        flops[precision] = matmul_flops_per_second(dtype)
+    print("| variation | float32 img/s (ceiling) | mixed_bfloat16 img/s (ceiling) | bf16 / fp32 |")
+    print("|---|---|---|---|")
+    for name in names:
+        cells = []
+        for precision in PRECISIONS:
+            ceiling = ceiling_images_per_second(params, name, flops[precision])
+            rate = rates[precision][name]
+            cells.append(f"{rate:.0f} ({rate / ceiling:.0%} of {ceiling:.0f})")
+        speedup = rates["mixed_bfloat16"][name] / rates["float32"][name]
+        print(f"| {name} | {cells[0]} | {cells[1]} | {speedup:.2f}x |")
+
+
+if __name__ == "__main__":
+    typer.run(main)
