@@ -30,7 +30,7 @@ from stages.atomic import atomic_path, sha256_of, write_csv, write_json
 from stages.config import Params
 from stages.dataset import CachePaths, load_split
 from stages.distribution import steps_per_execution
-from stages.model import build_classifier, build_trainer, compile_model
+from stages.model import build_classifier, build_trainer, compile_model, dtype_policy
 from stages.seed import seed_everything
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
@@ -148,15 +148,15 @@ def train(
     summary it also writes to `outputs.summary`."""
     variation = params.variation(variation_name)
     seed_everything(params.train.seed)
-    keras.config.set_dtype_policy(params.train.precision)
     train_split = load_split(cache, train_csv)
     test_split = load_split(cache, test_csv)
-    model = build_classifier(variation, params.image, name=variation_name)
-    trainer = compile_model(
-        build_trainer(model, params.augment, params.train.seed),
-        variation,
-        steps_per_execution(params.train.steps_per_execution),
-    )
+    with dtype_policy(params.train.precision):
+        model = build_classifier(variation, params.image, name=variation_name)
+        trainer = compile_model(
+            build_trainer(model, params.augment, params.train.seed),
+            variation,
+            steps_per_execution(params.train.steps_per_execution),
+        )
     folder = checkpoint_folder(checkpoints, params, variation_name, cache, train_csv, test_csv)
     print(
         f"train@{variation_name}: {model.count_params():,} parameters, "

@@ -111,6 +111,11 @@ def test_bfloat16_keeps_v4_accuracy_within_one_point(trained, prepared, repo) ->
         "mixed_bfloat16"
     )
     assert abs(bf16_metrics["accuracy"] - float32_metrics["accuracy"]) <= 0.01
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # restored after training
+    conv1 = keras.models.load_model(bf16["model"]).get_layer("conv1")
+    assert conv1.dtype_policy.name == "mixed_bfloat16"
 
 
 def test_predict_labels_held_out_photos(trained, tmp_path) -> None:
