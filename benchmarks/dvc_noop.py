@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from ingest import full_size_archive
 from workspace_copy import make_workspace, run
-
-from stages.synthetic import write_synthetic_archive
 
 
 def median_seconds(args: list[str], cwd: Path, repeats: int) -> tuple[float, list[float]]:
@@ -41,9 +40,7 @@ def main(
 ) -> None:
     """Time no-op `dvc status` and `dvc repro` on a fully reproduced full-size pipeline."""
     workdir = workdir.resolve()
-    archive = workdir / f"synthetic-{count}-full.zip"
-    if not archive.exists():
-        write_synthetic_archive(archive, count, seed=0, min_side=320, max_side=420)
+    archive = full_size_archive(workdir, count)
     root = workdir / f"noop-{count}"
     if not (root / "dvc.lock").exists():
         if root.exists():

@@ -68,6 +68,11 @@ def matmul_flops_per_second(dtype: str, size: int = 2048, repeats: int = 7) -> f
     return 2 * size**3 / statistics.median(seconds)
 
 
+def dtype_of(precision: str) -> str:
+    """The compute dtype of a `train.precision`: float32, bfloat16 or float16."""
+    return precision.removeprefix("mixed_")
+
+
 def ceiling_images_per_second(params: Params, variation: str, flops_per_second: float) -> float:
     """Photos a second at `flops_per_second` of pure model arithmetic."""
     model = build_classifier(params.variation(variation), params.image)

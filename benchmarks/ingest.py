@@ -34,6 +34,15 @@ from stages.synthetic import write_synthetic_archive
 SIDE = 120
 
 
+def full_size_archive(workdir: Path, count: int) -> Path:
+    """The synthetic archive of `count` full-size photos (320-420 px), written once."""
+    archive = workdir / f"synthetic-{count}-full.zip"
+    if not archive.exists():
+        print(f"writing {archive} ({count} photos, 320-420 px)...", file=sys.stderr)
+        write_synthetic_archive(archive, count, seed=0, min_side=320, max_side=420)
+    return archive
+
+
 def baseline_decode(archive_path: Path) -> int:
     """Plain PIL, one process, full decode of every photo into one array (as ours fills
     its cache array); returns how many decoded."""
@@ -71,10 +80,7 @@ def main(
     ),
 ) -> None:
     """Time the decode stage against plain single-process PIL on the same archive."""
-    archive = workdir / f"synthetic-{count}-full.zip"
-    if not archive.exists():
-        print(f"writing {archive} ({count} photos, 320-420 px)...", file=sys.stderr)
-        write_synthetic_archive(archive, count, seed=0, min_side=320, max_side=420)
+    archive = full_size_archive(workdir, count)
     ours, baseline = [], []
     for run in range(1, repeats + 1):
         seconds, kept_ours = timed(ours_decode, archive, workdir)

@@ -34,32 +34,18 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from workspace_copy import REPO, edit_params, make_workspace, run, set_param
-
-from stages.synthetic import write_synthetic_archive
-
-
-def full_size_archive(workdir: Path, count: int) -> Path:
-    """The synthetic archive of `count` full-size photos, written once."""
-    archive = workdir / f"synthetic-{count}-full.zip"
-    if not archive.exists():
-        print(f"writing {archive} ({count} photos, 320-420 px)...", file=sys.stderr)
-        write_synthetic_archive(archive, count, seed=0, min_side=320, max_side=420)
-    return archive
+from flops import dtype_of
+from ingest import full_size_archive
+from workspace_copy import REPO, edit_params, make_workspace, run, set_params
 
 
-def prepared_workspace(workdir: Path, archive: Path, variation: str, epochs: int) -> Path:
+def prepared_workspace(workdir: Path, archive: Path) -> Path:
     """A scratch workspace on `archive`, reproduced up to the split, with the split's
     photos unpacked under `photos/` for the baseline."""
     workspace = workdir / f"train-speed-{archive.stem}"
     if not (workspace / "photos").exists():
         workspace.mkdir(parents=True, exist_ok=True)
-
-        def edit(params) -> None:
-            set_param("data.source", str(archive.resolve()))(params)
-            set_param(f"variations.{variation}.epochs", epochs)(params)
-
-        make_workspace(workspace, edit)
+        make_workspace(workspace, set_params({"data.source": str(archive.resolve())}))
         print("reproducing up to the split (decode once)...", file=sys.stderr)
         run(["dvc", "repro", "split"], workspace)
         names = pd.concat(
@@ -70,16 +56,6 @@ def prepared_workspace(workdir: Path, archive: Path, variation: str, epochs: int
             packed.extractall(workspace / "photos.partial", members=names.tolist())
         (workspace / "photos.partial").rename(workspace / "photos")
     return workspace
-
-
-def set_workspace_params(workspace: Path, settings: dict[str, object]) -> None:
-    """Set params in the workspace by dotted key, without running anything."""
-
-    def edit(params) -> None:
-        for key, value in settings.items():
-            set_param(key, value)(params)
-
-    edit_params(workspace, edit)
 
 
 def time_ours(workspace: Path, variation: str) -> tuple[float, float]:
@@ -106,8 +82,8 @@ def time_baseline(workspace: Path, variation: str, epochs: int) -> tuple[float, 
 
 def time_ceiling(workspace: Path, variation: str, precision: str) -> float:
     """The FLOP ceiling in img/s, measured in a fresh process like the contenders."""
-    dtype = "float32" if precision == "float32" else precision.removeprefix("mixed_")
     script = str(REPO / "benchmarks/flops.py")
+    dtype = dtype_of(precision)
     result = run([sys.executable, script, "--variation", variation, "--dtype", dtype], workspace)
     return float(result.stdout.strip().splitlines()[-1])
 
@@ -125,15 +101,13 @@ def main(
 ) -> None:
     """Time our training stage against the study-style script on the same split."""
     workdir.mkdir(parents=True, exist_ok=True)
-    workspace = prepared_workspace(workdir, full_size_archive(workdir, count), variation, epochs)
-    set_workspace_params(
-        workspace,
-        {
-            f"variations.{variation}.epochs": epochs,
-            "train.precision": precision,
-            "train.steps_per_execution": steps_per_execution,
-        },
-    )
+    workspace = prepared_workspace(workdir, full_size_archive(workdir, count))
+    settings = {
+        f"variations.{variation}.epochs": epochs,
+        "train.precision": precision,
+        "train.steps_per_execution": steps_per_execution,
+    }
+    edit_params(workspace, set_params(settings))
     ours, baseline, ceilings = [], [], []
     for attempt in range(1, repeats + 1):
         ours.append(time_ours(workspace, variation))

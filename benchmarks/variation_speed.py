@@ -18,20 +18,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from flops import ceiling_images_per_second, matmul_flops_per_second
-from train_speed import full_size_archive, prepared_workspace, set_workspace_params
-from workspace_copy import run
+from flops import ceiling_images_per_second, dtype_of, matmul_flops_per_second
+from ingest import full_size_archive
+from train_speed import prepared_workspace
+from workspace_copy import edit_params, run, set_params
 
 from stages.config import load_params
 
-PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def steady_rates(workspace: Path, names: list[str], precision: str, epochs: int) -> dict:
     """Reproduce every variation's training at `precision`; their steady img/s."""
     settings: dict[str, object] = {"train.precision": precision}
     settings.update({f"variations.{name}.epochs": epochs for name in names})
-    set_workspace_params(workspace, settings)
+    edit_params(workspace, set_params(settings))
     rates = {}
     for name in names:
         run(["dvc", "repro", "--single-item", f"train@{name}"], workspace)
@@ -50,14 +51,14 @@ def main(
 ) -> None:
     """Print a table of steady img/s per variation and precision, with the ceilings."""
     workdir.mkdir(parents=True, exist_ok=True)
-    workspace = prepared_workspace(workdir, full_size_archive(workdir, count), "v4", epochs)
+    workspace = prepared_workspace(workdir, full_size_archive(workdir, count))
     params = load_params(workspace / "params.yaml")
     names = list(params.variations)
     run(["dvc", "repro", *(f"validate@{name}" for name in names)], workspace)
     rates, flops = {}, {}
-    for precision, dtype in PRECISIONS.items():
+    for precision in PRECISIONS:
         rates[precision] = steady_rates(workspace, names, precision, epochs)
-        flops[precision] = matmul_flops_per_second(dtype)
+        flops[precision] = matmul_flops_per_second(dtype_of(precision))
     print("| variation | float32 img/s (ceiling) | mixed_bfloat16 img/s (ceiling) | bf16 / fp32 |")
     print("|---|---|---|---|")
     for name in names:

@@ -70,6 +70,16 @@ def set_param(dotted: str, value: Any) -> Callable[[Any], None]:
     return edit
 
 
+def set_params(settings: Mapping[str, Any]) -> Callable[[Any], None]:
+    """An edit for `edit_params`: set each dotted key to its value."""
+
+    def edit(params: Any) -> None:
+        for dotted, value in settings.items():
+            set_param(dotted, value)(params)
+
+    return edit
+
+
 def delete_param(dotted: str) -> Callable[[Any], None]:
     """An edit for `edit_params`: remove the key at a dotted path."""
 

@@ -32,6 +32,18 @@ class Split:
     filenames: list[str]
 
 
+def is_dog(dog_probability: np.ndarray | float) -> np.ndarray | bool:
+    """The decision rule for the sigmoid output: dog at 0.5 and above (floats or arrays)."""
+    return dog_probability >= 0.5
+
+
+def label_of(dog_probability: float) -> tuple[str, float]:
+    """The likelier class and its probability (0.5 to 1)."""
+    if is_dog(dog_probability):
+        return CLASS_NAMES[1], dog_probability
+    return CLASS_NAMES[0], 1.0 - dog_probability
+
+
 def labels_of(categories: pd.Series) -> np.ndarray:
     """0 for cat, 1 for dog."""
     unknown = sorted(set(categories) - set(CLASS_NAMES))

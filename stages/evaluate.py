@@ -26,14 +26,14 @@ from sklearn.metrics import (
 )
 
 from stages.atomic import write_csv, write_json
-from stages.dataset import CLASS_NAMES, CachePaths, load_split
+from stages.dataset import CLASS_NAMES, CachePaths, is_dog, load_split
 
 PREDICT_BATCH = 256
 
 
 def score(labels: np.ndarray, dog_probability: np.ndarray) -> dict[str, object]:
     """Test metrics of sigmoid outputs against 0/1 labels (dog is the positive class)."""
-    predicted = (dog_probability >= 0.5).astype(int)
+    predicted = is_dog(dog_probability).astype(int)
     truth = labels.astype(int)
     tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
     both_classes = len(np.unique(truth)) == 2
@@ -67,7 +67,7 @@ def predictions_table(
         {
             "filename": filenames,
             "actual": names[labels.astype(int)],
-            "predicted": names[(dog_probability >= 0.5).astype(int)],
+            "predicted": names[is_dog(dog_probability).astype(int)],
             "dog_probability": np.round(dog_probability.astype(float), 6),
         }
     )

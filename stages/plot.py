@@ -11,7 +11,7 @@ import pandas as pd
 
 from stages.compare import best_variation, read_metrics
 from stages.config import Params
-from stages.dataset import CLASS_NAMES
+from stages.dataset import CLASS_NAMES, label_of
 from stages.figures import (
     Labelled,
     class_counts_figure,
@@ -66,14 +66,13 @@ def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.nda
     row_of = dict(zip(index["filename"], index["row"], strict=True))
     items = []
     for record in chosen.itertuples(index=False):
-        dog = float(record.dog_probability)
-        label = CLASS_NAMES[int(dog >= 0.5)]
+        label, confidence = label_of(float(record.dog_probability))
         items.append(
             Labelled(
                 pixels=images[row_of[record.filename]],
                 caption=Path(record.filename).name,
                 label=label,
-                confidence=dog if label == CLASS_NAMES[1] else 1.0 - dog,
+                confidence=confidence,
                 truth=record.actual,
             )
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.dataset import CLASS_NAMES
+from stages.dataset import label_of
 from stages.decode import UndecodablePhoto, decode_photo
 from stages.errors import CatdogError
 from stages.figures import Labelled
@@ -39,13 +39,6 @@ class Failure:
 
     file: str
     reason: str
-
-
-def label_of(dog_probability: float) -> tuple[str, float]:
-    """The likelier class and its probability."""
-    if dog_probability >= 0.5:
-        return CLASS_NAMES[1], dog_probability
-    return CLASS_NAMES[0], 1.0 - dog_probability
 
 
 def _photos_in(folder: Path) -> list[Path]:
