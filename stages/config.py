@@ -74,6 +74,7 @@ class AugmentParams(_Strict):
 
 
 Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
+Distribution = Literal["none", "data_parallel"]
 
 
 class TrainParams(_Strict):
@@ -83,7 +84,7 @@ class TrainParams(_Strict):
     # Batches per compiled call: fewer round trips between Python and the backend.
     steps_per_execution: Annotated[int, Field(ge=1, le=1024)]
     # none: one device; data_parallel: every batch split across all devices (see distribution.py)
-    distribution: Literal["none", "data_parallel"]
+    distribution: Distribution
 
 
 class VariationParams(_Strict):

@@ -12,13 +12,11 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Literal
 
 import keras
 
+from stages.config import Distribution
 from stages.errors import CatdogError
-
-Distribution = Literal["none", "data_parallel"]
 
 
 @contextlib.contextmanager
