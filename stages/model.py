@@ -9,6 +9,7 @@ import keras
 
 from stages.augment import build_augmentation
 from stages.config import AugmentParams, ImageParams, VariationParams
+from stages.optimizers import FusedAdam, FusedRMSprop
 
 
 @contextlib.contextmanager
@@ -47,23 +48,23 @@ def build_classifier(
 
 
 def build_trainer(classifier: keras.Model, augment: AugmentParams, seed: int) -> keras.Model:
-    """The classifier behind the augmentation layers, for `fit` only.
+    """The model `fit` trains and compiles: the classifier, behind the augmentation layer
+    when augmentation is enabled.
 
-    Augmentation is inactive outside training anyway; keeping it out of the saved
-    classifier keeps `.keras` files free of preprocessing layers at inference.
+    The classifier itself is never compiled, so the `.keras` file we save holds neither
+    preprocessing layers nor optimizer state: just what inference needs.
     """
-    if not augment.enabled:
-        return classifier
     inputs = keras.Input(shape=classifier.input_shape[1:], name="pixels")
-    outputs = classifier(build_augmentation(augment, seed)(inputs))
-    return keras.Model(inputs, outputs, name=f"{classifier.name}_trainer")
+    pixels = build_augmentation(augment, seed)(inputs) if augment.enabled else inputs
+    return keras.Model(inputs, classifier(pixels), name=f"{classifier.name}_trainer")
 
 
 def build_optimizer(variation: VariationParams) -> keras.optimizers.Optimizer:
-    """The variation's optimizer with its explicit learning rate."""
+    """The variation's optimizer with its explicit learning rate (updates fused on
+    TensorFlow: `stages/optimizers.py`)."""
     optimizers = {
-        "rmsprop": keras.optimizers.RMSprop,
-        "adam": keras.optimizers.Adam,
+        "rmsprop": FusedRMSprop,
+        "adam": FusedAdam,
         "sgd": keras.optimizers.SGD,
     }
     return optimizers[variation.optimizer](learning_rate=variation.learning_rate)

@@ -30,6 +30,7 @@ from stages.atomic import atomic_path, sha256_of, write_csv, write_json
 from stages.config import Params
 from stages.dataset import CachePaths, load_split
 from stages.distribution import steps_per_execution
+from stages.feed import fit_data
 from stages.model import build_classifier, build_trainer, compile_model, dtype_policy
 from stages.seed import seed_everything
 
@@ -176,12 +177,8 @@ def train(
         str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
     )
     trainer.fit(
-        train_split.images,
-        train_split.labels,
-        batch_size=variation.batch_size,
+        **fit_data(train_split, test_split, variation.batch_size, params.train.seed),
         epochs=variation.epochs,
-        validation_data=(test_split.images, test_split.labels),
-        shuffle=True,
         callbacks=[log, backup],
         verbose=keras_verbosity(),
     )
