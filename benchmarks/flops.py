@@ -3,7 +3,8 @@ did nothing but the model's multiply-adds at its best measured rate.
 
 - Work per photo: the multiply-adds of every Conv2D and Dense layer, counted from the
   layer shapes, times 2 FLOPs, times 3 for training (the forward pass, then gradients
-  with respect to the inputs and to the weights, each as costly as the forward pass).
+  with respect to the inputs and to the weights, each as costly as the forward pass),
+  except that the first layer needs no input gradient (2 passes).
   Pooling, activations, augmentation and the optimizer are left out: they are the
   overhead the efficiency figure measures.
 - Rate: the median of several timed square matrix products (large enough to run at the
@@ -32,22 +33,32 @@ from stages.model import build_classifier
 TRAINING_PASSES = 3
 
 
-def multiply_adds(model: keras.Model) -> int:
-    """Multiply-adds of one photo's forward pass through the Conv2D and Dense layers."""
-    total = 0
+def layer_multiply_adds(model: keras.Model) -> dict[str, tuple[int, int]]:
+    """Each Conv2D and Dense layer's multiply-adds in one photo's forward pass, and how many
+    times training runs that much work: the forward pass and the weight gradient, plus
+    the input gradient for every layer but the first (the photo needs no gradient)."""
+    layers: dict[str, tuple[int, int]] = {}
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
             kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
             _, out_h, out_w, _ = layer.output.shape
-            total += out_h * out_w * kernel_h * kernel_w * channels_in * channels_out
+            adds = out_h * out_w * kernel_h * kernel_w * channels_in * channels_out
         elif isinstance(layer, keras.layers.Dense):
-            total += math.prod(layer.kernel.shape)
-    return total
+            adds = math.prod(layer.kernel.shape)
+        else:
+            continue
+        layers[layer.name] = (adds, TRAINING_PASSES if layers else TRAINING_PASSES - 1)
+    return layers
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one photo's forward pass through the Conv2D and Dense layers."""
+    return sum(adds for adds, _ in layer_multiply_adds(model).values())
 
 
 def training_flops_per_image(model: keras.Model) -> int:
-    """FLOPs to train on one photo: 2 per multiply-add, 3 passes."""
-    return 2 * TRAINING_PASSES * multiply_adds(model)
+    """FLOPs to train on one photo: 2 per multiply-add, in every pass training runs."""
+    return 2 * sum(adds * passes for adds, passes in layer_multiply_adds(model).values())
 
 
 def matmul_flops_per_second(dtype: str, size: int = 2048, repeats: int = 7) -> float:
