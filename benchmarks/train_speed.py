@@ -90,7 +90,7 @@ def time_ceiling(workspace: Path, variation: str, precision: str) -> float:
 
 def main(
     count: Annotated[int, typer.Option(help="Photos in the synthetic archive.")] = 5_000,
-    epochs: Annotated[int, typer.Option(min=2, help="Epochs per run (first one compiles).")] = 3,
+    epochs: Annotated[int, typer.Option(min=2, help="Epochs per run (first one compiles).")] = 6,
     variation: Annotated[str, typer.Option()] = "v4",
     precision: Annotated[str, typer.Option(help="train.precision for ours.")] = "mixed_bfloat16",
     steps_per_execution: Annotated[int, typer.Option(min=1)] = 32,

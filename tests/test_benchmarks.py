@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 
+import keras
 import pandas as pd
 import pytest
 from flops import multiply_adds, training_flops_per_image
@@ -72,3 +73,17 @@ def test_gpu_script_dry_runs_on_the_cpu(repo, tmp_path) -> None:
     assert v4["variation"] == "v4" and v4["params"] == 6_930_289
     assert v4["seconds"] > 0 and 0 <= v4["test_accuracy"] <= 1
     assert "| all, on " in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's profiler")
+def test_step_profile_accounts_for_every_layer(repo) -> None:
+    script = repo / "benchmarks/step_profile.py"
+    arguments = [sys.executable, str(script), "--photos", "128", "--epochs", "1"]
+    arguments += ["--precision", "float32", "--params", str(repo / "params.yaml")]
+    result = subprocess.run(arguments, cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = result.stdout
+    for layer in ("conv1", "conv2", "conv3", "dense1", "dense2", "dense3", "augmentation"):
+        assert f"| {layer} |" in report
+    assert "of the matmul rate; the whole step at" in report
