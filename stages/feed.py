@@ -3,10 +3,10 @@
 On TensorFlow, Keras turns NumPy arrays into a `tf.data` pipeline with autotuning on,
 and builds a fresh iterator every epoch. Deleting the old one waits for the autotuner's
 background thread, which gets little CPU time while training keeps every core busy:
-epochs then stall for up to two seconds (a 1.5-2x slowdown of v4 on a 2-core machine;
-see benchmarks/README.md). Our own pipeline is the same vectorised design (shuffle the
-row numbers, gather each batch), with autotuning off. Other backends take the arrays
-and Keras' own batching, which has no such thread.
+epochs then stall for up to two seconds (see benchmarks/README.md). Our own pipeline
+is the same vectorised design (shuffle the row numbers, gather each batch), with
+autotuning off. Other backends take the arrays and Keras' own batching, which has no
+such thread.
 """
 
 from __future__ import annotations
