@@ -56,9 +56,15 @@ def multiply_adds(model: keras.Model) -> int:
     return sum(adds for adds, _ in layer_multiply_adds(model).values())
 
 
+def layer_training_flops(model: keras.Model) -> dict[str, int]:
+    """Each Conv2D and Dense layer's FLOPs to train on one photo: 2 per multiply-add, in
+    every pass training runs."""
+    return {name: 2 * adds * passes for name, (adds, passes) in layer_multiply_adds(model).items()}
+
+
 def training_flops_per_image(model: keras.Model) -> int:
-    """FLOPs to train on one photo: 2 per multiply-add, in every pass training runs."""
-    return 2 * sum(adds * passes for adds, passes in layer_multiply_adds(model).values())
+    """FLOPs to train on one photo, all layers together."""
+    return sum(layer_training_flops(model).values())
 
 
 def matmul_flops_per_second(dtype: str, size: int = 2048, repeats: int = 7) -> float:

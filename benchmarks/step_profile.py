@@ -20,10 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import keras
 import numpy as np
 import typer
-from flops import dtype_of, layer_multiply_adds, matmul_flops_per_second
+from flops import dtype_of, layer_training_flops, matmul_flops_per_second
 
 from stages.config import load_params
 from stages.dataset import Split
@@ -56,21 +55,8 @@ def op_seconds(profile_dir: Path) -> dict[tuple[str, str], float]:
         op = dict(zip(columns, [cell.get("v") if cell else None for cell in row["c"]], strict=True))
         if op["type"] == "IDLE":
             continue
-        layer = LAYER.search(op["operation"])
-        where = (
-            layer.group(1)
-            if layer
-            else "optimizer"
-            if "/adam/" in op["operation"] or "/rmsprop/" in op["operation"]
-            else "other"
-        )
-        totals[where, op["type"]] += op["total_self_time"] / 1e6
+        totals[where_of(op["operation"], op["type"]), op["type"]] += op["total_self_time"] / 1e6
     return totals
-
-
-def layer_flops(model: keras.Model) -> dict[str, int]:
-    """Training FLOPs per photo of each Conv2D and Dense layer (flops.py's count)."""
-    return {name: 2 * passes * adds for name, (adds, passes) in layer_multiply_adds(model).items()}
 
 
 def main(
@@ -108,7 +94,7 @@ def main(
 
     steps = epochs * -(-photos // chosen.batch_size)
     rate = matmul_flops_per_second(dtype_of(precision))
-    flops = layer_flops(classifier)
+    flops = layer_training_flops(classifier)
     total = sum(seconds.values())
     print(
         f"{variation}, {precision}, batch {chosen.batch_size}: {1e3 * total / steps:.1f} ms "
