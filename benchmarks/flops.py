@@ -27,8 +27,8 @@ import numpy as np
 import typer
 from keras import ops
 
-from stages.config import Params, load_params
-from stages.model import build_classifier
+from stages.core.config import Params, load_params
+from stages.training.model import build_classifier
 
 TRAINING_PASSES = 3
 

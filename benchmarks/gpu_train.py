@@ -6,7 +6,7 @@ photos are copied to the device once, and each epoch is one jitted JAX function:
 `RandomAffine` layer, forward, backward, optimizer step), then the validation pass over
 the test photos. Python sees the device once per epoch.
 
-The models, augmentation and optimizers are the pipeline's own (`stages.model`,
+The models, augmentation and optimizers are the pipeline's own (`stages.training.model`,
 `params.yaml`); the photos are synthetic 120x120 pictures drawn with NumPy on the host
 (a bright bar, upright for dogs and level for cats, on noise), so the script needs
 nothing but JAX, Keras and the project's config libraries, and the accuracies mean
@@ -31,7 +31,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from stages.config import Params, load_params
+from stages.core.config import Params, load_params
 
 TEST_FRACTION = 0.2
 
@@ -59,7 +59,7 @@ def epoch_function(params: Params, name: str, train_count: int, test_count: int)
     import jax.numpy as jnp
     import keras
 
-    from stages.model import build_classifier, build_optimizer, build_trainer
+    from stages.training.model import build_classifier, build_optimizer, build_trainer
 
     variation = params.variation(name)
     classifier = build_classifier(variation, params.image, name=name)

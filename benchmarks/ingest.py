@@ -3,7 +3,7 @@
 Both read the same synthetic archive of full-size photos (default 25,000, sides 320 to
 420 px, like the real ones) and produce 120x120 RGB arrays. The baseline is what most
 notebooks do: for each file, `Image.open -> convert("RGB") -> resize`, one process.
-Ours is `stages.decode.decode_archive`: every core, JPEG draft mode, and it also writes
+Ours is `stages.ingest.decode.decode_archive`: every core, JPEG draft mode, and it also writes
 the cache array to disk, which the baseline does not. Runs alternate
 (ours, baseline, ours, ...) so that machine noise hits both; the ratio is of medians.
 
@@ -27,9 +27,9 @@ import numpy as np
 import typer
 from PIL import Image
 
-from stages.archive import find_photos
-from stages.decode import decode_archive
-from stages.synthetic import write_synthetic_archive
+from stages.ingest.archive import find_photos
+from stages.ingest.decode import decode_archive
+from stages.ingest.synthetic import write_synthetic_archive
 
 SIDE = 120
 

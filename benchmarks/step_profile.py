@@ -24,10 +24,10 @@ import numpy as np
 import typer
 from flops import dtype_of, layer_training_flops, matmul_flops_per_second
 
-from stages.config import load_params
-from stages.dataset import Split
-from stages.feed import fit_data
-from stages.model import build_classifier, build_trainer, compile_model, dtype_policy
+from stages.core.config import load_params
+from stages.core.dataset import Split
+from stages.training.feed import fit_data
+from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
 
 ARITHMETIC = re.compile(r"Conv2D|MatMul")
 OPTIMIZER = re.compile(r"/(adam|rmsprop)/")

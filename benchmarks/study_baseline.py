@@ -28,9 +28,9 @@ import pandas as pd
 import typer
 from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
-from stages.config import load_params
-from stages.model import build_classifier, compile_model
-from stages.seed import seed_everything
+from stages.core.config import load_params
+from stages.training.model import build_classifier, compile_model
+from stages.training.seed import seed_everything
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -23,7 +23,7 @@ from ingest import full_size_archive
 from train_speed import prepared_workspace
 from workspace_copy import edit_params, run, set_params
 
-from stages.config import load_params
+from stages.core.config import load_params
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 

@@ -17,8 +17,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from stages.config import Params, load_params
-from stages.errors import CatdogError
+from stages.core.config import Params, load_params
+from stages.core.errors import CatdogError
 
 app = typer.Typer(
     help="The Dogs vs. Cats CNN study as a DVC pipeline.",
@@ -89,7 +89,7 @@ def validate(
     ] = None,
 ) -> None:
     """Validate params.yaml (and a local data.source) before any stage that would pay."""
-    from stages.validate import run
+    from stages.ingest.validate import run
 
     run(_params(), variation, out)
 
@@ -100,7 +100,7 @@ def download(
     out: Annotated[Path, typer.Option(help="Where to put the archive.")],
 ) -> None:
     """Fetch the photo archive that data.source names, and keep it packed."""
-    from stages.download import fetch
+    from stages.ingest.download import fetch
 
     fetch(_params().data, out)
 
@@ -114,7 +114,7 @@ def decode(
     rejected: Annotated[Path, typer.Option(help="Output: filename,reason of dropped files.")],
 ) -> None:
     """Decode every photo once (all cores) into the cache all variations share."""
-    from stages.decode import run
+    from stages.ingest.decode import run
 
     params = _params()
     run(archive, params.image.height, params.image.width, images, index, rejected)
@@ -128,7 +128,7 @@ def split(
     test: Annotated[Path, typer.Option(help="Output: test split CSV.")],
 ) -> None:
     """Split the decoded photos into stratified, seeded train and test CSVs."""
-    from stages.split import run
+    from stages.ingest.split import run
 
     params = _params()
     run(index, params.split.test_size, params.split.seed, train, test)
@@ -152,11 +152,11 @@ def train(
     """Train one variation, resuming from its checkpoint after a crash."""
     params = _params()
     params.variation(variation)
-    from stages.dataset import CachePaths
-    from stages.distribution import distribution_scope
-    from stages.threads import apply_thread_limit
-    from stages.train import TrainOutputs
-    from stages.train import train as train_variation
+    from stages.core.dataset import CachePaths
+    from stages.core.threads import apply_thread_limit
+    from stages.training.distribution import distribution_scope
+    from stages.training.train import TrainOutputs
+    from stages.training.train import train as train_variation
 
     apply_thread_limit()
     with distribution_scope(params.train.distribution):
@@ -188,10 +188,10 @@ def evaluate(
 ) -> None:
     """Score one trained variation on the test split."""
     _params().variation(variation)
-    from stages.dataset import CachePaths
-    from stages.evaluate import EvaluateOutputs
-    from stages.evaluate import evaluate as evaluate_model
-    from stages.threads import apply_thread_limit
+    from stages.core.dataset import CachePaths
+    from stages.core.threads import apply_thread_limit
+    from stages.reporting.evaluate import EvaluateOutputs
+    from stages.reporting.evaluate import evaluate as evaluate_model
 
     apply_thread_limit()
     outputs = EvaluateOutputs(metrics, predictions, roc)
@@ -207,7 +207,7 @@ def compare(
 ) -> None:
     """Tabulate every variation with its deltas against the one it builds on, beside the
     study's figures, and name the best by compare.best_by."""
-    from stages.compare import compare as compare_variations
+    from stages.reporting.compare import compare as compare_variations
 
     typer.echo(compare_variations(_params(), metrics_dir, out, html))
 
@@ -226,7 +226,7 @@ def figures_data(
 ) -> None:
     """Draw the class counts (before and after rejected files) and sample photos."""
     _params()
-    from stages.plot import data_figures
+    from stages.reporting.plot import data_figures
 
     data_figures(images, index, rejected, class_counts, samples)
 
@@ -244,7 +244,7 @@ def figures_variation(
 ) -> None:
     """Draw one variation's accuracy and loss curves, confusion matrix and ROC curve."""
     _params().variation(variation)
-    from stages.plot import variation_figures
+    from stages.reporting.plot import variation_figures
 
     variation_figures(variation, history, metrics, roc, (curves, confusion, roc_figure))
 
@@ -260,7 +260,7 @@ def figures_all(
     gallery: PngOption,
 ) -> None:
     """Overlay every variation's test curves; draw the best variation's predictions."""
-    from stages.plot import summary_figures
+    from stages.reporting.plot import summary_figures
 
     best = summary_figures(_params(), plots_dir, metrics_dir, images, index, (overlay, gallery))
     typer.echo(f"figures-all: the gallery shows {best}'s predictions")
@@ -275,7 +275,7 @@ def push(
 ) -> None:
     """Share reproduced stages for `dvc repro --pull` elsewhere: `dvc push --run-cache`,
     plus the metrics and history files that it leaves behind."""
-    from stages.share import push_for_reuse
+    from stages.tools.share import push_for_reuse
 
     push_for_reuse(remote)
 
@@ -298,7 +298,7 @@ def predict(
     """Label photos as cat or dog, with the model's confidence (as the study's Fig. 14)."""
     import json
 
-    from stages.predict import predict as predict_photos
+    from stages.tools.predict import predict as predict_photos
 
     found = predict_photos(model, photos)
     if top:
@@ -309,8 +309,8 @@ def predict(
         for prediction in found.predictions:
             typer.echo(prediction.sentence())
     if gallery is not None and found.predictions:
-        from stages.figures import gallery_figure, save_figure
-        from stages.predict import gallery_items
+        from stages.reporting.figures import gallery_figure, save_figure
+        from stages.tools.predict import gallery_items
 
         save_figure(gallery_figure(gallery_items(found), f"Predictions of {model.name}"), gallery)
     for failure in found.failures:
@@ -328,7 +328,7 @@ def synthesize(
     layout: Annotated[str, typer.Option(help="microsoft or kaggle.")] = "microsoft",
 ) -> None:
     """Write a synthetic archive (the offline stand-in for the real photos)."""
-    from stages.synthetic import write_synthetic_archive
+    from stages.ingest.synthetic import write_synthetic_archive
 
     if layout not in ("microsoft", "kaggle"):
         raise CatdogError(f"--layout: must be microsoft or kaggle (got {layout!r})")

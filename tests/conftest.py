@@ -22,7 +22,7 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def microsoft_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic archive in Microsoft's layout."""
-    from stages.synthetic import write_synthetic_archive
+    from stages.ingest.synthetic import write_synthetic_archive
 
     path = tmp_path_factory.mktemp("microsoft") / "photos.zip"
     write_synthetic_archive(path, SMALL_COUNT, seed=0, layout="microsoft", workers=2)
@@ -32,7 +32,7 @@ def microsoft_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def kaggle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic archive in Kaggle's nested layout."""
-    from stages.synthetic import write_synthetic_archive
+    from stages.ingest.synthetic import write_synthetic_archive
 
     path = tmp_path_factory.mktemp("kaggle") / "dogs-vs-cats.zip"
     write_synthetic_archive(path, SMALL_COUNT, seed=0, layout="kaggle", workers=2)

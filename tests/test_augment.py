@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.augment import RandomAffine
+from stages.training.augment import RandomAffine
 
 BATCH, SIDE = 8, 32
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from ruamel.yaml import YAML
 
-from stages import decode, split
+from stages.ingest import decode, split
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,9 @@ from flops import multiply_adds, training_flops_per_image
 from study_baseline import main as study_baseline
 from typer.testing import CliRunner
 
-from stages import decode, split
-from stages.config import load_params
-from stages.model import build_classifier
+from stages.core.config import load_params
+from stages.ingest import decode, split
+from stages.training.model import build_classifier
 
 
 def test_v4_multiply_adds_counted_from_the_layer_shapes(repo) -> None:

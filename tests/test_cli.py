@@ -194,8 +194,8 @@ def test_predict_labels_photos_and_reports_bad_ones(tmp_path, untrained_model, m
 
 @pytest.fixture
 def untrained_model(tmp_path, repo) -> Path:
-    from stages.config import load_params
-    from stages.model import build_classifier
+    from stages.core.config import load_params
+    from stages.training.model import build_classifier
 
     params = load_params(repo / "params.yaml")
     path = tmp_path / "model.keras"

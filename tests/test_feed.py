@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from stages.dataset import Split
-from stages.feed import batches, fit_data
+from stages.core.dataset import Split
+from stages.training.feed import batches, fit_data
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the tf.data feed is TensorFlow's"

@@ -1,5 +1,6 @@
-"""The figures (stages.figures) and the comparison report (stages.compare), on small
-in-memory inputs: each draws, saves a deterministic PNG, and says what it should."""
+"""The figures (stages.reporting.figures) and the comparison report
+(stages.reporting.compare), on small in-memory inputs: each draws, saves a deterministic
+PNG, and says what it should."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from stages import figures
-from stages.compare import best_variation, compare
-from stages.config import load_params
-from stages.evaluate import predictions_table, roc_table
-from stages.plot import gallery_items
+from stages.core.config import load_params
+from stages.reporting import figures
+from stages.reporting.compare import best_variation, compare
+from stages.reporting.evaluate import predictions_table, roc_table
+from stages.reporting.plot import gallery_items
 
 
 def _history(epochs: int = 4, offset: float = 0.0) -> pd.DataFrame:

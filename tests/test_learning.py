@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from stages import decode, split
 from stages.cli import app
-from stages.config import load_params
-from stages.dataset import CachePaths
-from stages.evaluate import EvaluateOutputs, evaluate
-from stages.synthetic import write_synthetic_archive
-from stages.train import TrainOutputs, train
+from stages.core.config import load_params
+from stages.core.dataset import CachePaths
+from stages.ingest import decode, split
+from stages.ingest.synthetic import write_synthetic_archive
+from stages.reporting.evaluate import EvaluateOutputs, evaluate
+from stages.training.train import TrainOutputs, train
 
 pytestmark = pytest.mark.slow
 

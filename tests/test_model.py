@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import pytest
 
-from stages.config import load_params
-from stages.model import build_classifier, build_optimizer, build_trainer
+from stages.core.config import load_params
+from stages.training.model import build_classifier, build_optimizer, build_trainer
 
 # Worked by hand from the table (valid padding, 120x120x3 input), e.g. base:
 # conv 3x3x3x16+16, conv 3x3x16x32+32, flatten 28*28*32 = 25,088, dense 1024, 2048, 1.

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from stages.optimizers import FusedAdam, FusedRMSprop
+from stages.training.optimizers import FusedAdam, FusedRMSprop
 
 CASES = [
     (keras.optimizers.Adam, FusedAdam, {}),

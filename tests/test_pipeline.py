@@ -13,10 +13,12 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dvc.repo import Repo
 from PIL import Image
 from workspace_copy import edit_params, make_workspace, run
 from workspace_copy import set_param as _set
@@ -31,11 +33,22 @@ def tiny(params) -> None:
         variation["epochs"] = 1
 
 
+IMPORT_PROBE = Path(__file__).parent / "import_probe"
+
+
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """A git + DVC copy of the project, reproduced once on the tiny synthetic set."""
+def import_log(tmp_path_factory) -> Path:
+    """Where each stage's process records the project modules it loaded."""
+    return tmp_path_factory.mktemp("imports")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, import_log) -> Path:
+    """A git + DVC copy of the project, reproduced once on the tiny synthetic set, with
+    every stage's command recording the project modules it loads (import_probe)."""
     root = make_workspace(tmp_path_factory.mktemp("project"), tiny)
-    run(["dvc", "repro"], root)
+    probe = {"PYTHONPATH": str(IMPORT_PROBE), "CATDOG_IMPORT_LOG": str(import_log)}
+    run(["dvc", "repro"], root, env=probe)
     return root
 
 
@@ -86,6 +99,64 @@ def test_a_second_repro_does_nothing(workspace) -> None:
     assert "up to date" in status
     repro = run(["dvc", "repro"], workspace)
     assert "Running stage" not in repro.stdout + repro.stderr
+
+
+def loaded_by_stage(import_log: Path) -> dict[str, set[str]]:
+    """The project files each stage's processes loaded, as the import probe recorded them."""
+    loaded: dict[str, set[str]] = defaultdict(set)
+    for record in import_log.glob("*.txt"):
+        stage = record.name.rsplit(".", 2)[0]
+        loaded[stage] |= set(record.read_text().split())
+    return dict(loaded)
+
+
+def stages_missing_deps(workspace: Path, loaded: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Edit each file some stage loaded, in turn, and ask DVC which stages that changed: per
+    stage, the files it loaded whose edit DVC did not notice."""
+    missing: dict[str, set[str]] = defaultdict(set)
+    for relative in sorted(set().union(*loaded.values())):
+        path = workspace / relative
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# an edit by the deps test\n")
+        try:
+            with Repo(str(workspace)) as repo:
+                # Keyed `<path to dvc.yaml>:<stage>` when run from another folder.
+                changed = {key.rsplit(":", 1)[-1] for key in repo.status()}
+        finally:
+            path.write_bytes(original)
+        for stage, files in loaded.items():
+            if relative in files and stage not in changed:
+                missing[stage].add(relative)
+    return dict(missing)
+
+
+def test_deps_cover_every_module_each_stage_loads(workspace, import_log) -> None:
+    loaded = loaded_by_stage(import_log)
+    stages = set(json.loads(run(["dvc", "status", "--json"], workspace).stdout) or {})
+    listed = run(["dvc", "stage", "list", "--names-only"], workspace).stdout.split()
+    assert not stages and set(loaded) == set(listed), "every stage ran under the probe"
+    assert all("stages/cli.py" in files for files in loaded.values())
+    assert stages_missing_deps(workspace, loaded) == {}
+
+
+def test_deps_check_names_a_stage_that_loads_a_file_it_does_not_depend_on(
+    workspace, import_log
+) -> None:
+    split = loaded_by_stage(import_log)["split"]
+    assert "stages/tools/predict.py" not in split
+    missing = stages_missing_deps(workspace, {"split": {*split, "stages/tools/predict.py"}})
+    assert missing == {"split": {"stages/tools/predict.py"}}
+
+
+def test_editing_a_drawing_module_reruns_no_training_or_evaluation(workspace) -> None:
+    path = workspace / "stages" / "reporting" / "figures.py"
+    original = path.read_bytes()
+    path.write_bytes(original + b"\n# a drawing-only edit\n")
+    try:
+        status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+    finally:
+        path.write_bytes(original)
+    assert set(status) == {"figures_data", "figures_all", *(f"figures@{v}" for v in VARIATIONS)}
 
 
 @pytest.fixture(scope="module")

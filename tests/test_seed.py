@@ -8,7 +8,7 @@ import random
 import keras
 import numpy as np
 
-from stages.seed import seed_everything
+from stages.training.seed import seed_everything
 
 
 def draw() -> tuple[float, float, list[float]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from stages.errors import CatdogError
-from stages.split import run, split_index
+from stages.core.errors import CatdogError
+from stages.ingest.split import run, split_index
 
 
 def make_index(cats: int, dogs: int) -> pd.DataFrame:

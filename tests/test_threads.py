@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stages.errors import CatdogError
-from stages.threads import threads_per_worker, usable_cores
+from stages.core.errors import CatdogError
+from stages.core.threads import threads_per_worker, usable_cores
 
 
 def test_unset_leaves_the_backend_defaults() -> None:

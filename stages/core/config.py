@@ -16,7 +16,7 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from stages.errors import ConfigError
+from stages.core.errors import ConfigError
 
 KNOWN_SOURCES = ("microsoft", "kaggle", "synthetic")
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import keras
 
-from stages.augment import build_augmentation
-from stages.config import AugmentParams, ImageParams, VariationParams
-from stages.optimizers import FusedAdam, FusedRMSprop
+from stages.core.config import AugmentParams, ImageParams, VariationParams
+from stages.training.augment import build_augmentation
+from stages.training.optimizers import FusedAdam, FusedRMSprop
 
 
 @contextlib.contextmanager
@@ -61,7 +61,7 @@ def build_trainer(classifier: keras.Model, augment: AugmentParams, seed: int) ->
 
 def build_optimizer(variation: VariationParams) -> keras.optimizers.Optimizer:
     """The variation's optimizer with its explicit learning rate (updates fused on
-    TensorFlow: `stages/optimizers.py`)."""
+    TensorFlow: `stages/training/optimizers.py`)."""
     optimizers = {
         "rmsprop": FusedRMSprop,
         "adam": FusedAdam,

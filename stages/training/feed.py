@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from stages.dataset import Split
+from stages.core.dataset import Split
 
 PREFETCH_BATCHES = 2
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stages.archive import find_photos
-from stages.atomic import write_text
-from stages.config import KNOWN_SOURCES, Params
-from stages.errors import CatdogError
+from stages.core.atomic import write_text
+from stages.core.config import KNOWN_SOURCES, Params
+from stages.core.errors import CatdogError
+from stages.ingest.archive import find_photos
 
 
 def check_local_archive(source: str) -> Path:

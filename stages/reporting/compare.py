@@ -8,10 +8,10 @@ import html
 import json
 from pathlib import Path
 
-from stages.atomic import write_text
-from stages.config import Params
-from stages.errors import CatdogError
-from stages.study import STUDY, STUDY_BEST, StudyFigures
+from stages.core.atomic import write_text
+from stages.core.config import Params
+from stages.core.errors import CatdogError
+from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
 
 COLUMNS = (
     "variation",

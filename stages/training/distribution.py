@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import keras
 
-from stages.config import Distribution
-from stages.errors import CatdogError
+from stages.core.config import Distribution
+from stages.core.errors import CatdogError
 
 
 @contextlib.contextmanager

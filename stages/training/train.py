@@ -26,13 +26,13 @@ from pathlib import Path
 import keras
 import pandas as pd
 
-from stages.atomic import atomic_path, sha256_of, write_csv, write_json
-from stages.config import Params
-from stages.dataset import CachePaths, load_split
-from stages.distribution import steps_per_execution
-from stages.feed import fit_data
-from stages.model import build_classifier, build_trainer, compile_model, dtype_policy
-from stages.seed import seed_everything
+from stages.core.atomic import atomic_path, sha256_of, write_csv, write_json
+from stages.core.config import Params
+from stages.core.dataset import CachePaths, load_split
+from stages.training.distribution import steps_per_execution
+from stages.training.feed import fit_data
+from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
+from stages.training.seed import seed_everything
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
 

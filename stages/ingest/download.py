@@ -16,12 +16,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stages.atomic import BLOCK, atomic_path, sha256_of
-from stages.config import DataParams
-from stages.errors import CatdogError
-from stages.progress import progress_bar
-from stages.synthetic import write_synthetic_archive
-from stages.validate import check_kaggle_credentials, check_local_archive
+from stages.core.atomic import BLOCK, atomic_path, sha256_of
+from stages.core.config import DataParams
+from stages.core.errors import CatdogError
+from stages.core.progress import progress_bar
+from stages.ingest.synthetic import write_synthetic_archive
+from stages.ingest.validate import check_kaggle_credentials, check_local_archive
 
 KAGGLE_RULES = "https://www.kaggle.com/competitions/{competition}/rules"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from stages.atomic import atomic_path
-from stages.progress import progress
+from stages.core.atomic import atomic_path
+from stages.core.progress import progress
 
 CATEGORIES = ("cat", "dog")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.errors import CatdogError
+from stages.core.errors import CatdogError
 
 # As flow_from_dataframe orders classes: alphabetically, so cat is 0 and dog is 1.
 CLASS_NAMES = ("cat", "dog")

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages.errors import CatdogError
+from stages.core.errors import CatdogError
 
 MICROSOFT_PHOTO = re.compile(r"^(?:[^/]+/)*PetImages/(Cat|Dog)/[^/]+\.(?:jpe?g|png|gif|bmp)$", re.I)
 KAGGLE_PHOTO = re.compile(r"^(?:[^/]+/)*train/(cat|dog)\.[^/]+\.(?:jpe?g|png|gif|bmp)$", re.I)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from stages.errors import CatdogError
+from stages.core.errors import CatdogError
 
 if TYPE_CHECKING:
     from dvc.repo import Repo

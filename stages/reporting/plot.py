@@ -1,5 +1,5 @@
 """Stages `figures_data`, `figures@<variation>` and `figures_all`: read the pipeline's
-outputs and write the study's figures as PNGs (drawn by stages.figures)."""
+outputs and write the study's figures as PNGs (drawn by stages.reporting.figures)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.compare import best_variation, read_metrics
-from stages.config import Params
-from stages.dataset import CLASS_NAMES, label_of
-from stages.figures import (
+from stages.core.config import Params
+from stages.core.dataset import CLASS_NAMES, label_of
+from stages.reporting.compare import best_variation, read_metrics
+from stages.reporting.figures import (
     Labelled,
     class_counts_figure,
     confusion_figure,

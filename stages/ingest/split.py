@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from stages.atomic import write_csv
-from stages.errors import CatdogError
+from stages.core.atomic import write_csv
+from stages.core.errors import CatdogError
 
 
 def split_index(

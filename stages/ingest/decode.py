@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from stages.archive import PhotoArchive, find_photos
-from stages.atomic import atomic_path, write_csv
-from stages.progress import progress
+from stages.core.atomic import atomic_path, write_csv
+from stages.core.progress import progress
+from stages.ingest.archive import PhotoArchive, find_photos
 
 # Refuse to decode anything larger: a decompression bomb must never reach memory.
 MAX_PIXELS = 60_000_000

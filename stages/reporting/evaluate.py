@@ -25,8 +25,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from stages.atomic import write_csv, write_json
-from stages.dataset import CLASS_NAMES, CachePaths, is_dog, load_split
+from stages.core.atomic import write_csv, write_json
+from stages.core.dataset import CLASS_NAMES, CachePaths, is_dog, load_split
 
 PREDICT_BATCH = 256
 

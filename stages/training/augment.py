@@ -14,7 +14,7 @@ import math
 import keras
 from keras import ops
 
-from stages.config import AugmentParams
+from stages.core.config import AugmentParams
 
 
 class RandomAffine(keras.layers.Layer):

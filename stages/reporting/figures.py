@@ -19,9 +19,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from stages.archive import KAGGLE_PHOTO, MICROSOFT_PHOTO
-from stages.atomic import atomic_path
-from stages.dataset import CLASS_NAMES
+from stages.core.atomic import atomic_path
+from stages.core.dataset import CLASS_NAMES
+from stages.ingest.archive import KAGGLE_PHOTO, MICROSOFT_PHOTO
 
 DPI = 100
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from stages.errors import CatdogError
+from stages.core.errors import CatdogError
 
 WORKERS_ENV = "CATDOG_WORKERS"
 

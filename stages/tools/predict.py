@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.dataset import label_of
-from stages.decode import UndecodablePhoto, decode_photo
-from stages.errors import CatdogError
-from stages.figures import Labelled
+from stages.core.dataset import label_of
+from stages.core.errors import CatdogError
+from stages.ingest.decode import UndecodablePhoto, decode_photo
+from stages.reporting.figures import Labelled
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
 

@@ -1,0 +1,1 @@
+"""Getting the photos in: validate params, download, read archives, decode once, split."""

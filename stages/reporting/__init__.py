@@ -1,0 +1,1 @@
+"""After training: scoring, the comparison, and the study's figures."""

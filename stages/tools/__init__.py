@@ -1,0 +1,1 @@
+"""Commands outside the pipeline: predict photos, share reproduced stages."""

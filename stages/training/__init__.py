@@ -1,0 +1,1 @@
+"""Training one variation: the model, its augmentation, optimizers, feed, devices and seed."""
