@@ -14,7 +14,7 @@ DEMO_EPOCHS ?= 6
 VARIATIONS := base v1 v2 v3 v4 v5
 DEMO_SETTINGS := -S data.source=synthetic $(foreach v,$(VARIATIONS),-S variations.$(v).epochs=$(DEMO_EPOCHS))
 
-.PHONY: setup demo test lint clean-demo
+.PHONY: setup demo test test-fast lint
 
 setup: $(STAMP)
 
@@ -28,8 +28,13 @@ demo: setup
 	$(BIN)/dvc exp run $(DEMO_SETTINGS)
 	$(BIN)/dvc metrics show
 
+# The whole suite: unit, end to end with real DVC, learning; the 15 slowest listed.
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
+
+# The fast tier: no training run and no DVC run (about 40 s on 2 cores).
+test-fast: setup lint
+	$(BIN)/pytest -m "not slow" --durations=10
 
 lint: setup
 	$(BIN)/ruff check .
