@@ -54,3 +54,26 @@ def test_one_class_is_refused() -> None:
 def test_a_test_size_that_empties_a_class_is_refused() -> None:
     with pytest.raises(CatdogError, match="leaves a class empty"):
         split_index(make_index(3, 3), 0.1, seed=0)
+
+
+# The boundary of the class-size check, exactly: the smaller class must keep at least one
+# photo on each side. 4 cats x 0.25 = 1 test cat (the fewest), 4 x 0.75 = 3 (the most).
+@pytest.mark.parametrize(("cats", "test_size", "test_cats"), [(4, 0.25, 1), (4, 0.75, 3)])
+def test_the_smallest_and_largest_valid_test_share_are_accepted(cats, test_size, test_cats):
+    train, test = split_index(make_index(cats, 8), test_size, seed=0)
+    assert (test["category"] == "cat").sum() == test_cats
+    assert (train["category"] == "cat").sum() == cats - test_cats
+
+
+@pytest.mark.parametrize(
+    ("cats", "test_size"),
+    [(3, 0.25), (4, 0.24), (4, 0.76), (5, 0.81), (1, 0.5)],  # < 1 test cat, or < 1 train cat
+)
+def test_one_past_the_boundary_is_refused(cats, test_size) -> None:
+    with pytest.raises(CatdogError, match=rf"test_size {test_size} leaves a class empty"):
+        split_index(make_index(cats, 40), test_size, seed=0)
+
+
+def test_two_photos_per_class_split_in_half_is_the_smallest_valid_set() -> None:
+    train, test = split_index(make_index(2, 2), 0.5, seed=0)
+    assert sorted(test["category"]) == ["cat", "dog"] == sorted(train["category"])
