@@ -139,7 +139,9 @@ def test_sigkill_mid_write_never_leaves_a_partial_output(tmp_path, repo, how, ex
     else:
         assert not target.exists()
     # A killed writer may leave its hidden temporary behind, never anything at the target.
-    assert all(path.name.startswith(".train.") for path in target.parent.iterdir() if path != target)
+    assert all(
+        path.name.startswith(".train.") for path in target.parent.iterdir() if path != target
+    )
 
 
 def test_outputs_get_the_usual_permissions_not_mkstemps_private_ones(tmp_path) -> None:

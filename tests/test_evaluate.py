@@ -72,7 +72,9 @@ def test_one_class_has_no_roc_auc() -> None:
 
 
 def test_the_predictions_table_names_the_classes() -> None:
-    table = predictions_table(["a.jpg", "b.jpg", "c.jpg"], np.array([0.0, 0.0, 1.0]), PROBABILITY[:3])
+    table = predictions_table(
+        ["a.jpg", "b.jpg", "c.jpg"], np.array([0.0, 0.0, 1.0]), PROBABILITY[:3]
+    )
     assert table.to_dict("list") == {
         "filename": ["a.jpg", "b.jpg", "c.jpg"],
         "actual": ["cat", "cat", "dog"],

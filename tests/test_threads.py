@@ -15,9 +15,7 @@ def test_unset_leaves_the_backend_defaults() -> None:
 
 
 @pytest.mark.parametrize(("workers", "expected"), [(1, 8), (2, 4), (3, 2), (5, 1), (1000, 1)])
-def test_each_worker_gets_its_share_and_at_least_one_thread(
-    monkeypatch, workers, expected
-) -> None:
+def test_each_worker_gets_its_share_and_at_least_one_thread(monkeypatch, workers, expected) -> None:
     monkeypatch.setattr(threads, "usable_cores", lambda: 8)
     assert threads_per_worker({"CATDOG_WORKERS": str(workers)}) == expected
 

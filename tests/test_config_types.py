@@ -1,0 +1,53 @@
+"""Strict types: YAML that looks right but has the wrong type is refused by key, never
+coerced ("32" is not 32, 2.0 is not 2, "yes" and 1 are not true, true is not 1)."""
+
+from __future__ import annotations
+
+import pytest
+from test_config import write_params
+from workspace_copy import set_param as _set
+
+from stages.core.config import load_params
+from stages.core.errors import ConfigError
+
+LOOSE_TYPES = [
+    # (key, value, what the schema wants)
+    ("variations.v5.batch_size", "32", "a valid integer"),
+    ("variations.v5.batch_size", 2.0, "a valid integer"),
+    ("variations.v5.batch_size", True, "a valid integer"),
+    ("variations.v4.epochs", "yes", "a valid integer"),
+    ("train.seed", 42.0, "a valid integer"),
+    ("train.steps_per_execution", "32", "a valid integer"),
+    ("image.height", True, "a valid integer"),
+    ("data.synthetic.count", "2000", "a valid integer"),
+    ("augment.enabled", "yes", "a valid boolean"),
+    ("augment.enabled", 1, "a valid boolean"),
+    ("augment.enabled", "true", "a valid boolean"),
+    ("augment.horizontal_flip", 1.0, "a valid boolean"),
+    ("augment.rotation", "15", "a valid number"),
+    ("augment.rotation", True, "a valid number"),
+    ("variations.v4.learning_rate", "0.001", "a valid number"),
+    ("split.test_size", True, "a valid number"),
+    ("variations.v4.optimizer", True, "'rmsprop', 'adam' or 'sgd'"),
+    ("variations.v4.conv_filters", "16, 32", "a valid list"),
+    ("variations.v4.conv_filters", [16, "32"], "a valid integer"),
+    ("data.source", 7, "a valid string"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "wanted"), LOOSE_TYPES)
+def test_a_loose_type_is_refused_naming_the_key(tmp_path, repo, key, value, wanted) -> None:
+    path = write_params(tmp_path, repo, _set(key, value))
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}")
+    assert f"Input should be {wanted}" in message
+    assert message.endswith(f"(got {value!r})") or "conv_filters" in key
+    assert "\n" not in message
+
+
+def test_an_int_where_a_float_is_wanted_is_the_same_number(tmp_path, repo) -> None:
+    # YAML writes 1 for 1.0; every float key takes a whole number unchanged.
+    path = write_params(tmp_path, repo, _set("augment.rotation", 15))
+    assert load_params(path).augment.rotation == 15.0

@@ -1,0 +1,116 @@
+"""The download under the answers a busy or broken server gives: 429 (retried), 416 (the
+partial file is discarded and fetched again) and a read that times out (resumed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+
+import pytest
+from test_download import DIGEST, PAYLOAD, Behaviour, Handler
+
+from stages.core.errors import CatdogError
+from stages.ingest.download import download
+
+STALL_AT = 400_000  # bytes sent before a stalling response goes quiet
+
+
+class StallingHandler(Handler):
+    """Handler, plus: for each entry of `behaviour.stalls`, one response that sends its
+    headers and STALL_AT bytes, then goes quiet for that many seconds."""
+
+    def do_GET(self) -> None:
+        behaviour = self.server.behaviour  # type: ignore[attr-defined]
+        stalls = getattr(behaviour, "stalls", [])
+        if not stalls or behaviour.errors:
+            super().do_GET()
+            return
+        behaviour.ranges.append(self.headers.get("Range"))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD[:STALL_AT])
+        self.wfile.flush()
+        time.sleep(stalls.pop(0))
+        self.close_connection = True
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Behaviour]]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StallingHandler)
+    httpd.behaviour = Behaviour()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/archive.zip", httpd.behaviour  # type: ignore[attr-defined]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _download(url, target, retries: int = 3, timeout: float = 5) -> None:
+    download(url, target, len(PAYLOAD), DIGEST, retries=retries, backoff=0.01, timeout=timeout)
+
+
+def test_429_too_many_requests_is_retried(server, tmp_path) -> None:
+    url, behaviour = server
+    behaviour.errors = [429, 429]
+    target = tmp_path / "photos.zip"
+    _download(url, target)
+    assert target.read_bytes() == PAYLOAD
+    assert behaviour.ranges == [None, None, None]
+
+
+def test_429_forever_gives_up_naming_it(server, tmp_path) -> None:
+    url, behaviour = server
+    behaviour.errors = [429] * 10
+    with pytest.raises(CatdogError, match=r"gave up after 3 tries \(HTTP 429\)"):
+        _download(url, tmp_path / "photos.zip", retries=2)
+    assert len(behaviour.ranges) == 3
+
+
+@pytest.mark.parametrize("status", [400, 403, 410])
+def test_other_client_errors_stop_at_once(server, tmp_path, status) -> None:
+    url, behaviour = server
+    behaviour.errors = [status]
+    with pytest.raises(CatdogError, match=rf"HTTP {status} "):
+        _download(url, tmp_path / "photos.zip")
+    assert len(behaviour.ranges) == 1
+
+
+def test_416_discards_the_partial_file_and_starts_over(server, tmp_path) -> None:
+    url, behaviour = server
+    target = tmp_path / "photos.zip"
+    partial = target.with_name(f"photos.zip.{DIGEST[:12]}.part")
+    partial.write_bytes(b"not the archive's first bytes" * 100)
+    behaviour.errors = [416]
+    _download(url, target)
+    assert target.read_bytes() == PAYLOAD
+    assert behaviour.ranges == ["bytes=2900-", None]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["photos.zip"]
+
+
+def test_a_read_timeout_is_retried(server, tmp_path) -> None:
+    url, behaviour = server
+    behaviour.stalls = [2.0]  # type: ignore[attr-defined]
+    target = tmp_path / "photos.zip"
+    started = time.monotonic()
+    _download(url, target, timeout=0.5)
+    assert time.monotonic() - started < 2.0, "the client waited out the stall"
+    assert target.read_bytes() == PAYLOAD
+    # The stall came inside the first block (download.BLOCK, 1 MiB): nothing of it was
+    # written, so the retry starts over; a stall later on resumes from the last whole block.
+    assert behaviour.ranges == [None, None]
+
+
+def test_read_timeouts_every_time_give_up(server, tmp_path) -> None:
+    url, behaviour = server
+    behaviour.stalls = [1.0, 1.0]  # type: ignore[attr-defined]
+    with pytest.raises(CatdogError, match=r"gave up after 2 tries \(.*timed out"):
+        _download(url, tmp_path / "photos.zip", retries=1, timeout=0.3)
+    assert not (tmp_path / "photos.zip").exists()
+    # Whatever part stays for the next run to resume is a prefix of the archive.
+    for partial in tmp_path.glob(f"photos.zip.{DIGEST[:12]}.part"):
+        assert PAYLOAD.startswith(partial.read_bytes())
