@@ -85,7 +85,11 @@ def test_the_queue_trains_two_variations_at_once(tmp_path, microsoft_zip) -> Non
     shown = experiments(workspace)
     for name in QUEUED:
         metrics = shown[f"q-{name}"][f"metrics/{name}.json"]["data"]
-        assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["epochs"] == 1
+        assert metrics["epochs"] == 1
+        confusion = metrics["confusion"]
+        assert sum(confusion.values()) == metrics["test_images"] > 0
+        correct = confusion["tn"] + confusion["tp"]
+        assert metrics["accuracy"] == round(correct / metrics["test_images"], 6)
 
 
 def keep_variations(workspace: Path, names: tuple[str, ...]) -> None:
