@@ -1,4 +1,4 @@
-"""The same training and evaluation code runs under KERAS_BACKEND=jax."""
+"""The same training and evaluation code runs, and learns, under KERAS_BACKEND=jax."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from ruamel.yaml import YAML
 
 from stages.ingest import decode, split
+from stages.ingest.synthetic import write_synthetic_archive
 
 pytestmark = pytest.mark.slow
+
+SIDE = 66
+JAX_EPOCHS = 6
 
 
 def catdog(args: list[str], backend: str) -> subprocess.CompletedProcess[str]:
@@ -26,15 +31,22 @@ def catdog(args: list[str], backend: str) -> subprocess.CompletedProcess[str]:
     subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode != 0,
     reason="jax is not installed",
 )
-def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None:
+def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
+    """v4 learns under JAX: on 600 synthetic photos at 66x66 (the smallest side v4's conv
+    stack takes), without augmentation, a few epochs end well above chance (0.5)."""
     yaml = YAML()
     params = yaml.load((repo / "params.yaml").read_text())
-    params["variations"]["v4"]["epochs"] = 1
+    # Batches of 16: enough steps in a few epochs of 472 photos to learn.
+    params["variations"]["v4"].update(epochs=JAX_EPOCHS, batch_size=16)
+    params["image"].update(height=SIDE, width=SIDE)
+    params["augment"]["enabled"] = False
     params_path = tmp_path / "params.yaml"
     with params_path.open("w") as handle:
         yaml.dump(params, handle)
+    archive = tmp_path / "photos.zip"
+    write_synthetic_archive(archive, 600, seed=0, layout="microsoft", workers=2)
     images, index = tmp_path / "images.npy", tmp_path / "index.csv"
-    decode.run(microsoft_zip, 120, 120, images, index, tmp_path / "rejected.csv")
+    decode.run(archive, SIDE, SIDE, images, index, tmp_path / "rejected.csv")
     split.run(index, 0.2, 42, tmp_path / "train.csv", tmp_path / "test.csv")
     common = ["--images", str(images), "--index", str(index)]
     model, summary = tmp_path / "v4.keras", tmp_path / "v4.train.json"
@@ -85,12 +97,16 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None
         "jax",
     )
     assert evaluated.returncode == 0, evaluated.stderr
-    assert 0.0 <= json.loads((tmp_path / "v4.json").read_text())["accuracy"] <= 1.0
+    metrics = json.loads((tmp_path / "v4.json").read_text())
+    history = pd.read_csv(tmp_path / "history.csv")
+    print(f"v4 under JAX after {JAX_EPOCHS} epochs: {metrics}")
+    assert metrics["accuracy"] >= 0.75 and metrics["roc_auc"] >= 0.8, metrics
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0] - 0.1
     photo = tmp_path / "cat.jpg"
     import zipfile
 
-    with zipfile.ZipFile(microsoft_zip) as archive:
-        photo.write_bytes(archive.read("PetImages/Cat/0.jpg"))
+    with zipfile.ZipFile(archive) as opened:
+        photo.write_bytes(opened.read("PetImages/Cat/0.jpg"))
     # A model trained under JAX predicts under TensorFlow: .keras files are backend-neutral.
     predicted = catdog(["predict", str(photo), "--model", str(model)], "tensorflow")
     assert predicted.returncode == 0, predicted.stderr

@@ -1,8 +1,10 @@
 """`train.distribution: data_parallel` on two logical CPU devices, TensorFlow and JAX:
-training runs with two replicas and ends where single-device training ends."""
+each replica trains on half of every batch with the variables on both devices, and training
+ends where single-device training ends."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,14 +22,60 @@ pytestmark = pytest.mark.slow
 
 SIDE = 66  # pixels: the smallest image all six variations' conv stacks accept
 # Split the CPU into two logical devices before TensorFlow runs any op (JAX: XLA_FLAGS),
-# then train once per params file given, in this one process.
+# then train once per params file given, in this one process. `fit` is wrapped to record
+# the evidence: on how many devices each trainable variable lives, and how many rows of a
+# batch each replica's train step gets (TensorFlow: the rows in each replica's step;
+# JAX: the shard of the batch each device holds inside the jitted step).
 DRIVER = """
+import json
 import sys
 import keras
-if keras.backend.backend() == "tensorflow":
+backend = keras.backend.backend()
+if backend == "tensorflow":
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+else:
+    import jax
+seen = set()
+
+def probed(train_step):
+    if backend == "tensorflow":
+        def step(data):
+            context = tf.distribute.get_replica_context()
+            replica = context.replica_id_in_sync_group if context is not None else 0
+            record = lambda r, n: seen.add((f"replica {int(r)}", int(n))) or 0
+            tf.py_function(record, [replica, tf.shape(data[0])[0]], [tf.int32])
+            return train_step(data)
+    else:
+        def step(state, data):
+            x = data[0]
+            rows = lambda s: s.shard_shape(x.shape)[0]
+            record = lambda s: seen.update((str(d), rows(s)) for d in s.device_set)
+            jax.debug.inspect_array_sharding(x, callback=record)
+            return train_step(state, data)
+    return step
+
+def devices(variable):
+    value = variable.value
+    if backend == "tensorflow":
+        return len({part.device for part in getattr(value, "values", [value])})
+    return len(value.sharding.device_set)
+
+fit = keras.Model.fit
+def fit_and_record(self, *args, **kwargs):
+    seen.clear()
+    self.train_step = probed(self.train_step)
+    history = fit(self, *args, **kwargs)
+    evidence = {
+        "devices_per_variable": sorted({devices(v) for v in self.trainable_variables}),
+        "replicas": len({replica for replica, _ in seen}),
+        "most_rows_per_replica": max(rows for _, rows in seen),
+    }
+    print("=== evidence " + json.dumps(evidence), file=sys.stderr, flush=True)
+    return history
+keras.Model.fit = fit_and_record
+
 from stages.cli import app
 for arguments in sys.argv[1:]:
     print("=== run", file=sys.stderr, flush=True)
@@ -69,6 +117,11 @@ def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]
     ]  # fmt: skip
 
 
+def evidence(log: str) -> dict:
+    (line,) = [line for line in log.splitlines() if line.startswith("=== evidence ")]
+    return json.loads(line.removeprefix("=== evidence "))
+
+
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) -> None:
     assert load_params(repo / "params.yaml").train.distribution == "none"
@@ -86,6 +139,18 @@ def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) ->
     single_log, parallel_log = result.stderr.split("=== run")[1:]
     assert "replicas" not in single_log
     assert "train.distribution data_parallel: 2 replicas" in parallel_log
+    # v4's batch is 64: one replica takes it whole; two each take half, and every trainable
+    # variable is mirrored (TensorFlow) or replicated (JAX) on both devices.
+    assert evidence(single_log) == {
+        "devices_per_variable": [1],
+        "replicas": 1,
+        "most_rows_per_replica": 64,
+    }
+    assert evidence(parallel_log) == {
+        "devices_per_variable": [2],
+        "replicas": 2,
+        "most_rows_per_replica": 32,
+    }
     single, parallel = (
         pd.read_csv(data / f"{backend}-{mode}" / "history.csv").iloc[-1] for mode in modes
     )
