@@ -44,10 +44,12 @@ lint: setup
 # fast tests fail on each mutant ([tool.mutmut] in pyproject.toml; the score is in README.md).
 # decode.py is narrowed to its reject logic, evaluate.py to its scoring.
 MUTATE_JOBS ?= 2
-MUTANTS := 'stages.core.config.*' 'stages.core.atomic.*' 'stages.ingest.split.*' \
-	'stages.ingest.archive.*' 'stages.ingest.download.*' \
-	'stages.ingest.decode.x_decode_photo__mutmut_*' 'stages.reporting.evaluate.x_score__mutmut_*'
+MUTANTS := 'stages.core.config.*' 'stages.core.atomic.*' 'stages.ingest.archive.*' \
+	'stages.ingest.split.x_split_index__*' 'stages.ingest.decode.x_decode_photo__*' \
+	'stages.ingest.download.x_download__*' 'stages.ingest.download.x__fetch_once__*' \
+	'stages.ingest.download.x__verify__*' 'stages.reporting.evaluate.x_score__*'
 mutate: setup
 	rm -rf mutants
-	env -u PYTHONPATH $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
+	env -u PYTHONPATH CATDOG_TEST_ARCHIVES=$(abspath mutants/.archives) \
+		$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
 	$(BIN)/mutmut results
