@@ -114,3 +114,23 @@ def test_read_timeouts_every_time_give_up(server, tmp_path) -> None:
     # Whatever part stays for the next run to resume is a prefix of the archive.
     for partial in tmp_path.glob(f"photos.zip.{DIGEST[:12]}.part"):
         assert PAYLOAD.startswith(partial.read_bytes())
+
+
+def test_a_complete_partial_file_is_verified_without_a_request(server, tmp_path) -> None:
+    url, behaviour = server
+    target = tmp_path / "photos.zip"
+    target.with_name(f"photos.zip.{DIGEST[:12]}.part").write_bytes(PAYLOAD)
+    _download(url, target)
+    assert target.read_bytes() == PAYLOAD
+    assert behaviour.ranges == []
+
+
+def test_a_resumed_download_reports_its_progress_from_the_resume_point(
+    server, tmp_path, capsys
+) -> None:
+    url, _ = server
+    target = tmp_path / "photos.zip"
+    target.with_name(f"photos.zip.{DIGEST[:12]}.part").write_bytes(PAYLOAD[:123_456])
+    _download(url, target)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("download: 1,048,576/1,048,576 B (100%")

@@ -89,3 +89,34 @@ def test_the_roc_table_is_the_curve_through_every_threshold() -> None:
     assert table["fpr"].tolist() == [0.0, 0.0, 0.5, 0.5, 1.0]
     assert table["tpr"].tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
     assert roc_table(np.array([1, 1]), np.array([0.8, 0.6])).empty
+
+
+def test_one_class_predicted_and_true_still_counts_all_four_cells() -> None:
+    dogs = score(np.array([1.0, 1.0, 1.0]), np.array([0.9, 0.5, 0.6]))
+    assert dogs["confusion"] == {"tn": 0, "fp": 0, "fn": 0, "tp": 3}
+    cats = score(np.array([0.0, 0.0]), np.array([0.1, 0.2]))
+    assert cats["confusion"] == {"tn": 2, "fp": 0, "fn": 0, "tp": 0}
+
+
+def test_undefined_precision_and_recall_are_zero_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's UndefinedMetricWarning included
+        cats = score(np.array([0.0, 0.0]), np.array([0.1, 0.2]))  # no dog, none predicted
+    assert (cats["precision"], cats["recall"], cats["accuracy"]) == (0.0, 0.0, 1.0)
+
+
+def test_metrics_are_rounded_to_six_places() -> None:
+    metrics = score(np.array([1.0, 1.0, 1.0]), np.array([0.9, 0.2, 0.6]))
+    assert metrics["accuracy"] == 0.666667  # 2 / 3
+    assert metrics["loss"] == round(metrics["loss"], 6) != round(metrics["loss"], 5)
+
+
+def test_certain_wrong_answers_cost_a_bounded_loss() -> None:
+    # Probabilities are clipped to [1e-7, 1 - 1e-7]: a certain, wrong answer costs
+    # -ln(1e-7) = 7 ln 10 = 16.118096, not infinity (nor scikit-learn's own clip).
+    wrong_dog = score(np.array([1.0, 0.0]), np.array([0.0, 0.9]))  # + -ln(0.1) = 2.302585
+    assert wrong_dog["loss"] == pytest.approx((16.118096 + 2.302585) / 2, abs=2e-6)
+    wrong_cat = score(np.array([0.0, 1.0]), np.array([1.0, 0.9]))  # + -ln(0.9) = 0.105361
+    assert wrong_cat["loss"] == pytest.approx((16.118096 + 0.105361) / 2, abs=2e-6)

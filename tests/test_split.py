@@ -77,3 +77,11 @@ def test_one_past_the_boundary_is_refused(cats, test_size) -> None:
 def test_two_photos_per_class_split_in_half_is_the_smallest_valid_set() -> None:
     train, test = split_index(make_index(2, 2), 0.5, seed=0)
     assert sorted(test["category"]) == ["cat", "dog"] == sorted(train["category"])
+
+
+@pytest.mark.parametrize(("cats", "dogs", "found"), [(0, 0, "none"), (5, 0, "cat"), (0, 3, "dog")])
+def test_a_missing_class_is_named(cats, dogs, found) -> None:
+    with pytest.raises(
+        CatdogError, match=rf"^split: need photos of both classes, found only {found}$"
+    ):
+        split_index(make_index(cats, dogs), 0.2, seed=0)
