@@ -69,8 +69,8 @@ def fit_and_record(self, *args, **kwargs):
     history = fit(self, *args, **kwargs)
     evidence = {
         "devices_per_variable": sorted({devices(v) for v in self.trainable_variables}),
-        "replicas": len({replica for replica, _ in seen}),
-        "most_rows_per_replica": max(rows for _, rows in seen),
+        "batch_parts": len({replica for replica, _ in seen}),
+        "most_rows_per_part": max(rows for _, rows in seen),
     }
     print("=== evidence " + json.dumps(evidence), file=sys.stderr, flush=True)
     return history
@@ -143,13 +143,13 @@ def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) ->
     # variable is mirrored (TensorFlow) or replicated (JAX) on both devices.
     assert evidence(single_log) == {
         "devices_per_variable": [1],
-        "replicas": 1,
-        "most_rows_per_replica": 64,
+        "batch_parts": 1,
+        "most_rows_per_part": 64,
     }
     assert evidence(parallel_log) == {
         "devices_per_variable": [2],
-        "replicas": 2,
-        "most_rows_per_replica": 32,
+        "batch_parts": 2,
+        "most_rows_per_part": 32,
     }
     single, parallel = (
         pd.read_csv(data / f"{backend}-{mode}" / "history.csv").iloc[-1] for mode in modes
