@@ -39,9 +39,18 @@ def test_a_clean_nested_train_zip_is_found(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", ["../evil.jpg", "train/../../evil.jpg", "/etc/evil.jpg", "C:/evil.jpg", "..\\x.jpg"]
+    "entry",
+    [
+        "../evil.jpg",
+        "train/../../evil.jpg",
+        "/etc/evil.jpg",
+        "\\evil.jpg",
+        "C:/evil.jpg",
+        "c:x.jpg",
+        "..\\x.jpg",
+    ],
 )
-@pytest.mark.parametrize("nested_as", ["train.zip", "dogs-vs-cats/train.zip"])
+@pytest.mark.parametrize("nested_as", ["train.zip", "dogs-vs-cats/train.zip", "a/b/train.zip"])
 def test_an_escaping_entry_inside_the_nested_train_zip_is_refused(tmp_path, entry, nested_as):
     archive = _kaggle(tmp_path, {entry: b"payload"}, nested_as)
     expected = f"{archive} ({nested_as}): entry {entry!r} would escape the destination folder"
@@ -61,3 +70,29 @@ def test_an_escaping_entry_beside_the_nested_train_zip_is_refused(tmp_path) -> N
 def test_dots_inside_a_name_are_not_a_parent_folder(tmp_path, name) -> None:
     found = find_photos(_kaggle(tmp_path, {name: b"x"}))
     assert len(found.photos) >= 2
+
+
+def test_the_nested_archive_is_named_in_its_errors(tmp_path) -> None:
+    only_cats = tmp_path / "cats" / "dogs-vs-cats.zip"
+    only_cats.parent.mkdir()
+    only_cats.write_bytes(_zip_bytes({"train.zip": _zip_bytes({"train/cat.1.jpg": b"c"})}))
+    with pytest.raises(CatdogError) as caught:
+        find_photos(only_cats)
+    assert str(caught.value) == (
+        f"{only_cats} (train.zip): only cat photos (1); both cats and dogs are needed"
+    )
+    empty = tmp_path / "dogs-vs-cats.zip"
+    empty.write_bytes(_zip_bytes({"train.zip": _zip_bytes({"readme.txt": b"hi"})}))
+    with pytest.raises(CatdogError) as caught:
+        find_photos(empty)
+    assert str(caught.value) == f"{empty} (train.zip): no photos in the kaggle layout"
+
+
+def test_a_flat_archive_is_named_alone_and_its_layout_found(tmp_path) -> None:
+    flat = tmp_path / "photos.zip"
+    flat.write_bytes(_zip_bytes({"PetImages/Dog/1.jpg": b"d", "PetImages/Dog/2.jpg": b"d"}))
+    with pytest.raises(CatdogError) as caught:
+        find_photos(flat)
+    assert str(caught.value) == f"{flat}: only dog photos (2); both cats and dogs are needed"
+    flat.write_bytes(_zip_bytes({"PetImages/Dog/1.jpg": b"d", "PetImages/Cat/1.jpg": b"c"}))
+    assert find_photos(flat).layout == "microsoft"

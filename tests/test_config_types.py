@@ -51,3 +51,10 @@ def test_an_int_where_a_float_is_wanted_is_the_same_number(tmp_path, repo) -> No
     # YAML writes 1 for 1.0; every float key takes a whole number unchanged.
     path = write_params(tmp_path, repo, _set("augment.rotation", 15))
     assert load_params(path).augment.rotation == 15.0
+
+
+def test_a_whole_file_check_names_the_key_once(tmp_path, repo) -> None:
+    path = write_params(tmp_path, repo, _set("variations.v3.builds_on", "v9"))
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value) == f"{path}: variations.v3.builds_on: no variation named 'v9'"

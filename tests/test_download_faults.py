@@ -134,3 +134,48 @@ def test_a_resumed_download_reports_its_progress_from_the_resume_point(
     _download(url, target)
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1].startswith("download: 1,048,576/1,048,576 B (100%")
+
+
+def test_retries_back_off_exponentially_and_say_so(server, tmp_path, monkeypatch, capsys) -> None:
+    url, behaviour = server
+    waits: list[float] = []
+    monkeypatch.setattr("stages.ingest.download.time.sleep", waits.append)
+    target = tmp_path / "new" / "raw" / "photos.zip"  # folders that do not exist yet
+    download(url, target, len(PAYLOAD), DIGEST)  # the defaults: 5 retries, 1 s doubling
+    assert waits == [] and target.read_bytes() == PAYLOAD
+    behaviour.errors = [503] * 10
+    target.unlink()
+    with pytest.raises(CatdogError) as caught:
+        download(url, target, len(PAYLOAD), DIGEST)
+    assert str(caught.value) == f"download {url}: gave up after 6 tries (HTTP 503)"
+    assert waits == [1, 2, 4, 8, 16]
+    err = capsys.readouterr().err
+    assert "download: HTTP 503; retrying in 1 s\n" in err
+    assert "download: HTTP 503; retrying in 16 s\n" in err
+
+
+def test_a_connection_cut_every_time_is_named(server, tmp_path) -> None:
+    url, behaviour = server
+    behaviour.cut_after = [300_000, 0]
+    with pytest.raises(CatdogError) as caught:
+        _download(url, tmp_path / "photos.zip", retries=1)
+    assert str(caught.value) == (
+        f"download {url}: gave up after 2 tries "
+        f"(connection closed at 300000 of {len(PAYLOAD)} bytes)"
+    )
+
+
+def test_a_416_on_a_fresh_start_is_retried(server, tmp_path) -> None:
+    url, behaviour = server
+    behaviour.errors = [416]
+    _download(url, tmp_path / "photos.zip")
+    assert behaviour.ranges == [None, None]
+
+
+def test_a_wrong_size_names_the_url_and_both_sizes(server, tmp_path) -> None:
+    url, _ = server
+    with pytest.raises(CatdogError) as caught:
+        download(url, tmp_path / "photos.zip", len(PAYLOAD) - 10, DIGEST, retries=0, timeout=5)
+    assert str(caught.value) == (
+        f"download {url}: got {len(PAYLOAD)} bytes, expected {len(PAYLOAD) - 10}"
+    )
