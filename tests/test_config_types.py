@@ -58,3 +58,33 @@ def test_a_whole_file_check_names_the_key_once(tmp_path, repo) -> None:
     with pytest.raises(ConfigError) as caught:
         load_params(path)
     assert str(caught.value) == f"{path}: variations.v3.builds_on: no variation named 'v9'"
+
+
+def _image_side(side: int):
+    return lambda raw: raw["image"].update(height=side, width=side)
+
+
+def test_the_feature_map_check_stops_exactly_at_one_pixel(tmp_path, repo) -> None:
+    # v2-v5: kernel 4, pool 3, three blocks. 66 -> 21 -> 6 -> 1 pixel: the smallest side.
+    assert load_params(write_params(tmp_path, repo, _image_side(66))).image.height == 66
+    # 65 -> 20 -> 5 -> 0: the third block leaves nothing.
+    path = write_params(tmp_path, repo, _image_side(65))
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value) == (
+        f"{path}: variations.v2.conv_filters: block 3 shrinks a 65x65 image to nothing "
+        "(kernel_size 4, pool_size 3)"
+    )
+
+
+def test_malformed_or_non_mapping_yaml_is_one_exact_line(tmp_path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        load_params(broken)
+    assert str(caught.value) == f"{broken}: not valid YAML: while parsing a flow sequence"
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- data\n- split\n")
+    with pytest.raises(ConfigError) as caught:
+        load_params(listed)
+    assert str(caught.value) == f"{listed}: expected a mapping of blocks at the top level"
