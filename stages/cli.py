@@ -111,13 +111,14 @@ def decode(
     archive: Annotated[Path, typer.Option(help="The photo archive (either layout).")],
     images: Annotated[Path, typer.Option(help="Output: decoded pixels, .npy (N, H, W, 3).")],
     index: Annotated[Path, typer.Option(help="Output: filename,category,row per photo kept.")],
-    rejected: Annotated[Path, typer.Option(help="Output: filename,reason of dropped files.")],
+    rejected: Annotated[
+        Path, typer.Option(help="Output: filename,category,reason of dropped files.")
+    ],
 ) -> None:
     """Decode every photo once (all cores) into the cache all variations share."""
-    from stages.ingest.decode import run
+    from stages.ingest.decode import DecodeInputs, DecodeOutputs, run
 
-    params = _params()
-    run(archive, params.image.height, params.image.width, images, index, rejected)
+    run(_params().image, DecodeInputs(archive), DecodeOutputs(images, index, rejected))
 
 
 @app.command()
@@ -128,10 +129,9 @@ def split(
     test: Annotated[Path, typer.Option(help="Output: test split CSV.")],
 ) -> None:
     """Split the decoded photos into stratified, seeded train and test CSVs."""
-    from stages.ingest.split import run
+    from stages.ingest.split import SplitInputs, SplitOutputs, run
 
-    params = _params()
-    run(index, params.split.test_size, params.split.seed, train, test)
+    run(_params().split, SplitInputs(index), SplitOutputs(train, test))
 
 
 @app.command()
@@ -155,20 +155,13 @@ def train(
     from stages.core.dataset import CachePaths
     from stages.core.threads import apply_thread_limit
     from stages.training.distribution import distribution_scope
-    from stages.training.train import TrainOutputs
+    from stages.training.train import TrainInputs, TrainOutputs
     from stages.training.train import train as train_variation
 
     apply_thread_limit()
+    inputs = TrainInputs(CachePaths(images, index), train_csv, test_csv, checkpoints)
     with distribution_scope(params.train.distribution):
-        train_variation(
-            params,
-            variation,
-            CachePaths(images, index),
-            train_csv,
-            test_csv,
-            TrainOutputs(model, history, summary),
-            checkpoints,
-        )
+        train_variation(params, variation, inputs, TrainOutputs(model, history, summary))
 
 
 @app.command()
@@ -176,7 +169,6 @@ def train(
 def evaluate(
     variation: VariationArgument,
     model: Annotated[Path, typer.Option(help="The trained .keras model.")],
-    summary: Annotated[Path, typer.Option(help="The training summary JSON.")],
     images: ImagesOption,
     index: IndexOption,
     test_csv: Annotated[Path, typer.Option(help="The test split CSV.")],
@@ -190,26 +182,34 @@ def evaluate(
     _params().variation(variation)
     from stages.core.dataset import CachePaths
     from stages.core.threads import apply_thread_limit
-    from stages.reporting.evaluate import EvaluateOutputs
+    from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs
     from stages.reporting.evaluate import evaluate as evaluate_model
 
     apply_thread_limit()
-    outputs = EvaluateOutputs(metrics, predictions, roc)
-    evaluate_model(model, summary, CachePaths(images, index), test_csv, outputs)
+    inputs = EvaluateInputs(model, CachePaths(images, index), test_csv)
+    evaluate_model(inputs, EvaluateOutputs(metrics, predictions, roc))
 
 
 @app.command()
 @user_errors
 def compare(
     metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
+    summaries_dir: Annotated[
+        Path, typer.Option(help="Folder of <variation>.train.json training summaries.")
+    ],
     out: Annotated[Path, typer.Option(help="Output: the Markdown comparison.")],
-    html: Annotated[Path | None, typer.Option(help="Output: the comparison's HTML twin.")] = None,
+    html: Annotated[Path, typer.Option(help="Output: the comparison's HTML twin.")],
+    json_out: Annotated[
+        Path, typer.Option("--json", help="Output: the verdict as JSON (the best variation).")
+    ],
 ) -> None:
     """Tabulate every variation with its deltas against the one it builds on, beside the
     study's figures, and name the best by compare.best_by."""
+    from stages.reporting.compare import CompareInputs, CompareOutputs
     from stages.reporting.compare import compare as compare_variations
 
-    typer.echo(compare_variations(_params(), metrics_dir, out, html))
+    inputs = CompareInputs(metrics_dir, summaries_dir)
+    typer.echo(compare_variations(_params(), inputs, CompareOutputs(out, html, json_out)))
 
 
 PngOption = Annotated[Path, typer.Option(help="Output: a PNG figure.")]
@@ -226,9 +226,11 @@ def figures_data(
 ) -> None:
     """Draw the class counts (before and after rejected files) and sample photos."""
     _params()
-    from stages.reporting.plot import data_figures
+    from stages.core.dataset import CachePaths
+    from stages.reporting.plot import DataFigureInputs, DataFigureOutputs, data_figures
 
-    data_figures(images, index, rejected, class_counts, samples)
+    inputs = DataFigureInputs(CachePaths(images, index), rejected)
+    data_figures(inputs, DataFigureOutputs(class_counts, samples))
 
 
 @app.command("figures")
@@ -244,25 +246,33 @@ def figures_variation(
 ) -> None:
     """Draw one variation's accuracy and loss curves, confusion matrix and ROC curve."""
     _params().variation(variation)
-    from stages.reporting.plot import variation_figures
+    from stages.reporting.plot import (
+        VariationFigureInputs,
+        VariationFigureOutputs,
+        variation_figures,
+    )
 
-    variation_figures(variation, history, metrics, roc, (curves, confusion, roc_figure))
+    inputs = VariationFigureInputs(history, metrics, roc)
+    variation_figures(variation, inputs, VariationFigureOutputs(curves, confusion, roc_figure))
 
 
 @app.command("figures-all")
 @user_errors
 def figures_all(
     plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv etc.")],
-    metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
+    comparison: Annotated[Path, typer.Option(help="The compare stage's verdict JSON.")],
     images: ImagesOption,
     index: IndexOption,
     overlay: PngOption,
     gallery: PngOption,
 ) -> None:
     """Overlay every variation's test curves; draw the best variation's predictions."""
-    from stages.reporting.plot import summary_figures
+    from stages.core.dataset import CachePaths
+    from stages.reporting.plot import SummaryFigureInputs, SummaryFigureOutputs, summary_figures
 
-    best = summary_figures(_params(), plots_dir, metrics_dir, images, index, (overlay, gallery))
+    variations = list(_params().variations)
+    inputs = SummaryFigureInputs(plots_dir, comparison, CachePaths(images, index))
+    best = summary_figures(variations, inputs, SummaryFigureOutputs(overlay, gallery))
     typer.echo(f"figures-all: the gallery shows {best}'s predictions")
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from stages.core.config import ImageParams, SplitParams
+from stages.core.dataset import CachePaths
+from stages.ingest import decode, split
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,3 +42,41 @@ def kaggle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("kaggle") / "dogs-vs-cats.zip"
     write_synthetic_archive(path, SMALL_COUNT, seed=0, layout="kaggle", workers=2)
     return path
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An archive decoded and split, as the decode and split stages leave it."""
+
+    root: Path
+    cache: CachePaths
+    train_csv: Path
+    test_csv: Path
+
+
+def decode_and_split(archive: Path, root: Path, side: int = 120, seed: int = 42) -> Prepared:
+    """Run the decode stage (side x side pixels) and an 80/20 split into `root`."""
+    prepared = Prepared(
+        root,
+        CachePaths(root / "images.npy", root / "index.csv"),
+        root / "train.csv",
+        root / "test.csv",
+    )
+    decode.run(
+        ImageParams(height=side, width=side),
+        decode.DecodeInputs(archive),
+        decode.DecodeOutputs(prepared.cache.images, prepared.cache.index, root / "rejected.csv"),
+    )
+    split.run(
+        SplitParams(test_size=0.2, seed=seed),
+        split.SplitInputs(prepared.cache.index),
+        split.SplitOutputs(prepared.train_csv, prepared.test_csv),
+    )
+    return prepared
+
+
+@pytest.fixture(scope="session")
+def small_prepared(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path) -> Prepared:
+    """The small Microsoft-layout archive decoded at 120x120 and split 80/20 (seed 42).
+    Shared: tests read it and write their outputs elsewhere."""
+    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("prepared"))

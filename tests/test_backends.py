@@ -10,8 +10,6 @@ import sys
 import pytest
 from ruamel.yaml import YAML
 
-from stages.ingest import decode, split
-
 pytestmark = pytest.mark.slow
 
 
@@ -26,16 +24,14 @@ def catdog(args: list[str], backend: str) -> subprocess.CompletedProcess[str]:
     subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode != 0,
     reason="jax is not installed",
 )
-def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None:
+def test_train_evaluate_predict_under_jax(tmp_path, repo, small_prepared, microsoft_zip) -> None:
     yaml = YAML()
     params = yaml.load((repo / "params.yaml").read_text())
     params["variations"]["v4"]["epochs"] = 1
     params_path = tmp_path / "params.yaml"
     with params_path.open("w") as handle:
         yaml.dump(params, handle)
-    images, index = tmp_path / "images.npy", tmp_path / "index.csv"
-    decode.run(microsoft_zip, 120, 120, images, index, tmp_path / "rejected.csv")
-    split.run(index, 0.2, 42, tmp_path / "train.csv", tmp_path / "test.csv")
+    images, index = small_prepared.cache.images, small_prepared.cache.index
     common = ["--images", str(images), "--index", str(index)]
     model, summary = tmp_path / "v4.keras", tmp_path / "v4.train.json"
     trained = catdog(
@@ -46,9 +42,9 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None
             "v4",
             *common,
             "--train-csv",
-            str(tmp_path / "train.csv"),
+            str(small_prepared.train_csv),
             "--test-csv",
-            str(tmp_path / "test.csv"),
+            str(small_prepared.test_csv),
             "--model",
             str(model),
             "--history",
@@ -71,10 +67,8 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo, microsoft_zip) -> None
             *common,
             "--model",
             str(model),
-            "--summary",
-            str(summary),
             "--test-csv",
-            str(tmp_path / "test.csv"),
+            str(small_prepared.test_csv),
             "--metrics",
             str(tmp_path / "v4.json"),
             "--predictions",

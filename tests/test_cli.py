@@ -64,10 +64,7 @@ def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
             str(bad_params),
             "--debug",
             "compare",
-            "--metrics-dir",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "c.md"),
+            *compare_options(tmp_path, tmp_path / "c.md"),
         ],
     )
     assert result.exit_code != 0
@@ -84,8 +81,6 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
             "v9",
             "--model",
             "m.keras",
-            "--summary",
-            "s.json",
             "--images",
             "i.npy",
             "--index",
@@ -104,10 +99,18 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
     assert "unknown variation 'v9'" in result.stderr
 
 
+def compare_options(folder: Path, out: Path) -> list[str]:
+    """`catdog compare` reading metrics and training summaries from `folder`."""
+    return [
+        *("--metrics-dir", str(folder), "--summaries-dir", str(folder)),
+        *("--out", str(out), "--html", str(out.with_suffix(".html"))),
+        *("--json", str(out.with_suffix(".json"))),
+    ]
+
+
 def invoke_compare(params: Path, metrics_dir: Path, out: Path):
     return runner.invoke(
-        app,
-        ["--params", str(params), "compare", "--metrics-dir", str(metrics_dir), "--out", str(out)],
+        app, ["--params", str(params), "compare", *compare_options(metrics_dir, out)]
     )
 
 
@@ -118,18 +121,19 @@ def fake_metrics(accuracy: float, loss: float) -> dict:
         "precision": 0.8,
         "recall": 0.7,
         "roc_auc": 0.9,
-        "params": 6930289,
-        "train_seconds": 12.5,
-        "train_images_per_second": 250.0,
         "confusion": {},
-        "epochs": 2,
     }
+
+
+def fake_summary() -> dict:
+    return {"params": 6930289, "train_seconds": 12.5, "train_images_per_second": 250.0, "epochs": 2}
 
 
 def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> None:
     accuracies = {"base": 0.80, "v1": 0.82, "v2": 0.86, "v3": 0.85, "v4": 0.91, "v5": 0.84}
     for name, accuracy in accuracies.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(fake_metrics(accuracy, 1 - accuracy)))
+        (tmp_path / f"{name}.train.json").write_text(json.dumps(fake_summary()))
     out = tmp_path / "compare.md"
     result = invoke_compare(repo / "params.yaml", tmp_path, out)
     assert result.exit_code == 0, result.output
@@ -149,6 +153,11 @@ def test_compare_names_a_missing_metrics_file(tmp_path, repo) -> None:
     result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path / "c.md")
     assert result.exit_code == 1
     assert "base.json: missing; run `dvc repro evaluate@base` first" in result.stderr
+    assert not (tmp_path / "c.md").exists()
+    for name in ("base", "v1", "v2", "v3", "v4", "v5"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(fake_metrics(0.8, 0.2)))
+    result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path / "c.md")
+    assert "base.train.json: missing; run `dvc repro train@base` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
 
 

@@ -13,9 +13,18 @@ import pytest
 from conftest import SMALL_COUNT
 from PIL import Image
 
+from stages.core.config import ImageParams
 from stages.core.errors import CatdogError
 from stages.ingest.archive import find_photos
-from stages.ingest.decode import MAX_PIXELS, UndecodablePhoto, decode_archive, decode_photo, run
+from stages.ingest.decode import (
+    MAX_PIXELS,
+    DecodeInputs,
+    DecodeOutputs,
+    UndecodablePhoto,
+    decode_archive,
+    decode_photo,
+    run,
+)
 from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, expected_rejects, special_kinds
 
 REASONS = {
@@ -189,10 +198,18 @@ def test_microsoft_layout_ignores_thumbs_readme_and_licence(microsoft_zip) -> No
 def test_stage_outputs(microsoft_zip, tmp_path, capsys) -> None:
     images, index = tmp_path / "cache/images.npy", tmp_path / "cache/index.csv"
     rejected = tmp_path / "rejected.csv"
-    run(microsoft_zip, 32, 32, images, index, rejected)
+    run(
+        ImageParams(height=32, width=32),
+        DecodeInputs(microsoft_zip),
+        DecodeOutputs(images, index, rejected),
+    )
     assert np.load(images).shape[0] == SMALL_COUNT
     assert list(pd.read_csv(index).columns) == ["filename", "category", "row"]
-    assert list(pd.read_csv(rejected).columns) == ["filename", "reason"]
+    rejected_rows = pd.read_csv(rejected)
+    assert list(rejected_rows.columns) == ["filename", "category", "reason"]
+    # Each rejected file keeps its class, as its folder in the archive says.
+    folders = rejected_rows["filename"].str.extract(r"PetImages/(Cat|Dog)/")[0].str.lower()
+    assert len(rejected_rows) and list(rejected_rows["category"]) == list(folders)
     kept = SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2
     dropped = expected_rejects(SMALL_COUNT) // 2
     assert f"cat: {kept} kept, {dropped} dropped; dog: {kept} kept" in capsys.readouterr().err

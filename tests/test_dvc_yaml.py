@@ -25,9 +25,10 @@ def test_every_variation_is_plotted_and_compared(repo) -> None:
         assert plotted[f"{name} loss"]["y"] == {history: ["loss", "val_loss"]}
         assert plotted["test accuracy, all variations"]["y"][history] == "val_accuracy"
         assert f"metrics/{name}.json" in dvc["stages"]["compare"]["deps"]
+        assert f"models/{name}.train.json" in dvc["stages"]["compare"]["deps"]
         assert plotted["test loss, all variations"]["y"][history] == "val_loss"
         figures_all = dvc["stages"]["figures_all"]["deps"]
-        for source in (history, f"plots/{name}/predictions.csv", f"metrics/{name}.json"):
+        for source in (history, f"plots/{name}/predictions.csv", "metrics/compare.json"):
             assert source in figures_all, source
 
 

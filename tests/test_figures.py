@@ -15,7 +15,7 @@ from PIL import Image
 
 from stages.core.config import load_params
 from stages.reporting import figures
-from stages.reporting.compare import best_variation, compare
+from stages.reporting.compare import CompareInputs, CompareOutputs, best_variation, compare
 from stages.reporting.evaluate import predictions_table, roc_table
 from stages.reporting.plot import gallery_items
 
@@ -61,7 +61,11 @@ def _saved(figure, path: Path) -> Image.Image:
 def test_every_figure_draws_and_saves_identical_bytes_twice(tmp_path) -> None:
     index = _index(12)
     rejected = pd.DataFrame(
-        {"filename": ["PetImages/Cat/666.jpg", "train/dog.7.jpg"], "reason": ["empty", "x"]}
+        {
+            "filename": ["PetImages/Cat/666.jpg", "train/dog.7.jpg"],
+            "category": ["cat", "dog"],
+            "reason": ["empty", "x"],
+        }
     )
     drawn = {
         "counts": figures.class_counts_figure(index, rejected),
@@ -87,13 +91,11 @@ def test_every_figure_draws_and_saves_identical_bytes_twice(tmp_path) -> None:
     assert not list(tmp_path.glob(".*tmp*")), "atomic save left a temporary file"
 
 
-def test_class_counts_reads_the_class_of_rejected_files_in_both_layouts() -> None:
-    assert figures.category_of("PetImages/Cat/666.jpg") == "cat"
-    assert figures.category_of("train/dog.11702.jpg") == "dog"
-    assert figures.category_of("readme.txt") is None
-    figure = figures.class_counts_figure(
-        _index(10), pd.DataFrame({"filename": ["PetImages/Cat/666.jpg"], "reason": ["empty"]})
+def test_class_counts_reads_the_class_of_rejected_files_from_decode() -> None:
+    rejected = pd.DataFrame(
+        {"filename": ["PetImages/Cat/666.jpg"], "category": ["cat"], "reason": ["empty"]}
     )
+    figure = figures.class_counts_figure(_index(10), rejected)
     labels = [text.get_text() for text in figure.axes[0].texts]
     assert labels == ["6", "5", "5", "5"]  # cats 5 + 1 rejected, dogs 5; kept 5 and 5
 
@@ -152,10 +154,17 @@ ACCURACY = {"base": 0.80, "v1": 0.82, "v2": 0.86, "v3": 0.85, "v4": 0.91, "v5": 
 LOSS = {"base": 0.50, "v1": 0.45, "v2": 0.30, "v3": 0.31, "v4": 0.26, "v5": 0.20}
 
 
+TRAINING_KEYS = ("params", "train_seconds", "train_images_per_second", "epochs")
+
+
 @pytest.fixture
 def metrics_dir(tmp_path) -> Path:
+    """evaluate's metrics/<v>.json and train's <v>.train.json, side by side."""
     for name, accuracy in ACCURACY.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps(metrics_of(accuracy, LOSS[name])))
+        results = metrics_of(accuracy, LOSS[name])
+        training = {key: results.pop(key) for key in TRAINING_KEYS}
+        (tmp_path / f"{name}.json").write_text(json.dumps(results))
+        (tmp_path / f"{name}.train.json").write_text(json.dumps(training))
     return tmp_path
 
 
@@ -171,7 +180,8 @@ def test_best_variation_follows_params(repo, best_by, best) -> None:
 
 def test_report_quotes_the_study_beside_ours_and_has_an_html_twin(repo, metrics_dir) -> None:
     params = load_params(repo / "params.yaml")
-    report = compare(params, metrics_dir, metrics_dir / "c.md", metrics_dir / "c.html")
+    outputs = CompareOutputs(metrics_dir / "c.md", metrics_dir / "c.html", metrics_dir / "c.json")
+    report = compare(params, CompareInputs(metrics_dir, metrics_dir), outputs)
     rows = [line for line in report.splitlines() if re.match(r"\| (base|v\d) ", line)]
     assert [row.split("|")[1].strip() for row in rows] == list(ACCURACY)
     header = report.splitlines()[4]
@@ -182,5 +192,10 @@ def test_report_quotes_the_study_beside_ours_and_has_an_html_twin(repo, metrics_
     assert (
         "Best by test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9100)" in report
     )
+    assert json.loads(outputs.json.read_text()) == {
+        "best_by": "accuracy",
+        "best": "v4",
+        "best_value": 0.91,
+    }
     page = (metrics_dir / "c.html").read_text()
     assert page.count("<tr>") == 7 and "&gt;0.90" in page and "<script" not in page

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from stages.core.config import SplitParams
 from stages.core.errors import CatdogError
-from stages.ingest.split import run, split_index
+from stages.ingest.split import SplitInputs, SplitOutputs, run, split_index
 
 
 def make_index(cats: int, dogs: int) -> pd.DataFrame:
@@ -40,7 +41,9 @@ def test_split_files_are_byte_identical_across_runs(tmp_path) -> None:
     outputs = []
     for attempt in range(2):
         train, test = tmp_path / f"train{attempt}.csv", tmp_path / f"test{attempt}.csv"
-        run(index_path, 0.25, 42, train, test)
+        run(
+            SplitParams(test_size=0.25, seed=42), SplitInputs(index_path), SplitOutputs(train, test)
+        )
         outputs.append((train.read_bytes(), test.read_bytes()))
     assert outputs[0] == outputs[1]
     assert outputs[0][1].startswith(b"filename,category\n")

@@ -27,6 +27,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from stages.core.atomic import atomic_path, write_csv
+from stages.core.config import ImageParams
 from stages.core.progress import progress
 from stages.ingest.archive import PhotoArchive, find_photos
 
@@ -206,21 +207,31 @@ def summarize(decoded: DecodedSet) -> str:
 
 
 def write_tables(decoded: DecodedSet, index_path: Path, rejected_path: Path) -> None:
-    """Write the index of the pixel rows and the rejected list, each atomically."""
+    """Write the index of the pixel rows and the rejected list (with each file's class),
+    each atomically."""
     write_csv(index_path, decoded.index)
-    write_csv(rejected_path, decoded.rejected[["filename", "reason"]])
+    write_csv(rejected_path, decoded.rejected[["filename", "category", "reason"]])
 
 
-def run(
-    archive_path: Path,
-    height: int,
-    width: int,
-    images_path: Path,
-    index_path: Path,
-    rejected_path: Path,
-) -> DecodedSet:
+@dataclass(frozen=True)
+class DecodeInputs:
+    """What the stage reads: the download stage's archive."""
+
+    archive: Path
+
+
+@dataclass(frozen=True)
+class DecodeOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    images: Path
+    index: Path
+    rejected: Path
+
+
+def run(image: ImageParams, inputs: DecodeInputs, outputs: DecodeOutputs) -> DecodedSet:
     """The stage: decode into the pixel array, write both tables, print the summary."""
-    decoded = decode_archive(archive_path, height, width, images_path)
-    write_tables(decoded, index_path, rejected_path)
+    decoded = decode_archive(inputs.archive, image.height, image.width, outputs.images)
+    write_tables(decoded, outputs.index, outputs.rejected)
     print(summarize(decoded), file=sys.stderr)
     return decoded

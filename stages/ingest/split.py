@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from stages.core.atomic import write_csv
+from stages.core.config import SplitParams
 from stages.core.errors import CatdogError
 
 
@@ -34,14 +36,29 @@ def split_index(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class SplitInputs:
+    """What the stage reads: the decode stage's index of the photos that decoded."""
+
+    index: Path
+
+
+@dataclass(frozen=True)
+class SplitOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    train: Path
+    test: Path
+
+
 def run(
-    index_path: Path, test_size: float, seed: int, train_path: Path, test_path: Path
+    split: SplitParams, inputs: SplitInputs, outputs: SplitOutputs
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stage: read the decoded index, split it, write both CSVs."""
-    index = pd.read_csv(index_path, dtype=str, usecols=["filename", "category"])
-    train, test = split_index(index, test_size, seed)
-    write_csv(train_path, train)
-    write_csv(test_path, test)
+    index = pd.read_csv(inputs.index, dtype=str, usecols=["filename", "category"])
+    train, test = split_index(index, split.test_size, split.seed)
+    write_csv(outputs.train, train)
+    write_csv(outputs.test, test)
     print(f"split: {len(train)} train, {len(test)} test ({_counts(test)} in test)", file=sys.stderr)
     return train, test
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from stages.core.atomic import write_text
+from stages.core.atomic import write_json, write_text
 from stages.core.config import Params
 from stages.core.errors import CatdogError
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
@@ -99,15 +100,38 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def read_metrics(params: Params, metrics_dir: Path) -> dict[str, dict]:
-    """metrics/<variation>.json for every variation in params.yaml."""
-    metrics = {}
+@dataclass(frozen=True)
+class CompareInputs:
+    """What the stage reads: `<metrics>/<variation>.json` (evaluate's test metrics) and
+    `<summaries>/<variation>.train.json` (train's own metrics: time, parameters)."""
+
+    metrics: Path
+    summaries: Path
+
+
+@dataclass(frozen=True)
+class CompareOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    markdown: Path
+    html: Path
+    json: Path
+
+
+def _read_json(path: Path, stage: str) -> dict:
+    if not path.is_file():
+        raise CatdogError(f"{path}: missing; run `dvc repro {stage}` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_results(params: Params, inputs: CompareInputs) -> dict[str, dict]:
+    """Every variation's test metrics merged with its training summary, by name."""
+    results = {}
     for name in params.variations:
-        path = metrics_dir / f"{name}.json"
-        if not path.is_file():
-            raise CatdogError(f"{path}: missing; run `dvc repro evaluate@{name}` first")
-        metrics[name] = json.loads(path.read_text(encoding="utf-8"))
-    return metrics
+        metrics = _read_json(inputs.metrics / f"{name}.json", f"evaluate@{name}")
+        summary = _read_json(inputs.summaries / f"{name}.train.json", f"train@{name}")
+        results[name] = {**summary, **metrics}
+    return results
 
 
 INTRO = (
@@ -170,13 +194,20 @@ td.left, th.left {{ text-align: left; }}
 """
 
 
-def compare(params: Params, metrics_dir: Path, output: Path, html_output: Path | None) -> str:
-    """Build the report, write it to `output` (and its HTML twin), and return the Markdown."""
-    metrics = read_metrics(params, metrics_dir)
-    rows = comparison_rows(params, metrics)
-    best = best_sentence(params, metrics)
+def verdict(params: Params, results: dict[str, dict]) -> dict[str, object]:
+    """What machines read (metrics/compare.json): the best variation by compare.best_by."""
+    metric = params.compare.best_by
+    best = best_variation(params, results)
+    return {"best_by": metric, "best": best, "best_value": results[best][metric]}
+
+
+def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> str:
+    """Build the report, write it as Markdown, HTML and JSON, and return the Markdown."""
+    results = read_results(params, inputs)
+    rows = comparison_rows(params, results)
+    best = best_sentence(params, results)
     report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{best}\n"
-    if html_output is not None:
-        write_text(html_output, html_report(rows, INTRO, best))
-    write_text(output, report)
+    write_json(outputs.json, verdict(params, results))
+    write_text(outputs.html, html_report(rows, INTRO, best))
+    write_text(outputs.markdown, report)
     return report

@@ -21,7 +21,6 @@ from matplotlib.ticker import MaxNLocator
 
 from stages.core.atomic import atomic_path
 from stages.core.dataset import CLASS_NAMES
-from stages.ingest.archive import KAGGLE_PHOTO, MICROSOFT_PHOTO
 
 DPI = 100
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
@@ -36,19 +35,10 @@ def save_figure(figure: Figure, path: Path | str) -> None:
         )
 
 
-def category_of(filename: str) -> str | None:
-    """cat or dog, from a photo's path inside either archive layout (None if neither)."""
-    for pattern in (MICROSOFT_PHOTO, KAGGLE_PHOTO):
-        match = pattern.match(filename)
-        if match:
-            return match.group(1).lower()
-    return None
-
-
 def class_counts_figure(index: pd.DataFrame, rejected: pd.DataFrame) -> Figure:
     """Fig. 1: photos per class in the archive, and kept after dropping rejected files."""
     kept = index["category"].value_counts()
-    dropped = rejected["filename"].map(category_of).value_counts()
+    dropped = rejected["category"].value_counts()
     before = [int(kept.get(c, 0) + dropped.get(c, 0)) for c in CLASS_NAMES]
     after = [int(kept.get(c, 0)) for c in CLASS_NAMES]
     figure = Figure(figsize=(6.4, 4.2))

@@ -38,6 +38,17 @@ HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
 
 
 @dataclass(frozen=True)
+class TrainInputs:
+    """What the stage reads: the decode cache and both splits; and `checkpoints`, the
+    folder for resume state, which lives outside DVC's outputs."""
+
+    cache: CachePaths
+    train_csv: Path
+    test_csv: Path
+    checkpoints: Path
+
+
+@dataclass(frozen=True)
 class TrainOutputs:
     """Where the stage writes (dvc.yaml declares these paths)."""
 
@@ -137,20 +148,14 @@ def keras_verbosity() -> int:
 
 
 def train(
-    params: Params,
-    variation_name: str,
-    cache: CachePaths,
-    train_csv: Path,
-    test_csv: Path,
-    outputs: TrainOutputs,
-    checkpoints: Path,
+    params: Params, variation_name: str, inputs: TrainInputs, outputs: TrainOutputs
 ) -> dict[str, float]:
     """Train the variation, resuming from its checkpoint if one exists; return the training
     summary it also writes to `outputs.summary`."""
     variation = params.variation(variation_name)
     seed_everything(params.train.seed)
-    train_split = load_split(cache, train_csv)
-    test_split = load_split(cache, test_csv)
+    train_split = load_split(inputs.cache, inputs.train_csv)
+    test_split = load_split(inputs.cache, inputs.test_csv)
     with dtype_policy(params.train.precision):
         model = build_classifier(variation, params.image, name=variation_name)
         trainer = compile_model(
@@ -158,7 +163,9 @@ def train(
             variation,
             steps_per_execution(params.train.steps_per_execution),
         )
-    folder = checkpoint_folder(checkpoints, params, variation_name, cache, train_csv, test_csv)
+    folder = checkpoint_folder(
+        inputs.checkpoints, params, variation_name, inputs.cache, inputs.train_csv, inputs.test_csv
+    )
     print(
         f"train@{variation_name}: {model.count_params():,} parameters, "
         f"{len(train_split.labels)} train / {len(test_split.labels)} test photos, "
