@@ -25,7 +25,7 @@ from stages.ingest.decode import (
     decode_photo,
     run,
 )
-from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, expected_rejects, special_kinds
+from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, special_kinds
 
 REASONS = {
     "empty": "empty file (0 bytes)",
@@ -34,6 +34,13 @@ REASONS = {
     "html": "HTML or XML page, not an image",
     "bomb": "decompression bomb",
 }
+
+
+def expected_rejects(count: int) -> int:
+    """How many files of a synthetic set of `count` photos cannot be decoded."""
+    per_class = count // 2
+    broken = [i for i, kind in special_kinds(per_class).items() if kind in BROKEN_KINDS]
+    return 2 * sum(index < per_class for index in broken)
 
 
 def jpeg_bytes(mode: str = "RGB", size=(64, 48), fmt: str = "JPEG") -> bytes:

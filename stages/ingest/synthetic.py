@@ -73,13 +73,6 @@ def photo_specs(count: int, seed: int, min_side: int = 200, max_side: int = 400)
     ]
 
 
-def expected_rejects(count: int) -> int:
-    """How many files of a synthetic set of `count` photos cannot be decoded."""
-    per_class = count // 2
-    broken = [i for i, kind in special_kinds(per_class).items() if kind in BROKEN_KINDS]
-    return 2 * sum(index < per_class for index in broken)
-
-
 def _rng(spec: PhotoSpec) -> np.random.Generator:
     return np.random.default_rng([spec.seed, CATEGORIES.index(spec.category), spec.index])
 
