@@ -127,21 +127,29 @@ def split(
     index: Annotated[Path, typer.Option(help="The decode stage's index CSV.")],
     train: Annotated[Path, typer.Option(help="Output: train split CSV.")],
     test: Annotated[Path, typer.Option(help="Output: test split CSV.")],
+    validation: Annotated[
+        Path, typer.Option(help="Output: validation CSV (the test rows under validation: test).")
+    ],
 ) -> None:
-    """Split the decoded photos into stratified, seeded train and test CSVs."""
+    """Split the decoded photos into stratified, seeded train, test and validation CSVs."""
     from stages.ingest.split import SplitInputs, SplitOutputs, run
 
-    run(_params().split, SplitInputs(index), SplitOutputs(train, test))
+    run(_params().split, SplitInputs(index), SplitOutputs(train, test, validation))
 
 
 @app.command()
 @user_errors
 def train(
     variation: VariationArgument,
+    seed: Annotated[
+        int, typer.Option(help="One of train.seeds: initialisation, shuffling, augmentation.")
+    ],
     images: ImagesOption,
     index: IndexOption,
     train_csv: Annotated[Path, typer.Option(help="The train split CSV.")],
-    test_csv: Annotated[Path, typer.Option(help="The test split CSV (validation curves).")],
+    validation_csv: Annotated[
+        Path, typer.Option(help="The validation split CSV (the per-epoch curves).")
+    ],
     model: Annotated[Path, typer.Option(help="Output: the trained .keras model.")],
     history: Annotated[Path, typer.Option(help="Output: per-epoch history CSV.")],
     summary: Annotated[Path, typer.Option(help="Output: training time summary JSON.")],
@@ -149,9 +157,10 @@ def train(
         Path, typer.Option(help="Folder for resume checkpoints (outside DVC's outputs).")
     ],
 ) -> None:
-    """Train one variation, resuming from its checkpoint after a crash."""
+    """Train one variation from one seed, resuming from its checkpoint after a crash."""
     params = _params()
     params.variation(variation)
+    params.seed(seed)
     from stages.core.dataset import CachePaths
     from stages.core.threads import apply_thread_limit
     from stages.training.distribution import distribution_scope
@@ -159,9 +168,9 @@ def train(
     from stages.training.train import train as train_variation
 
     apply_thread_limit()
-    inputs = TrainInputs(CachePaths(images, index), train_csv, test_csv, checkpoints)
+    inputs = TrainInputs(CachePaths(images, index), train_csv, validation_csv, checkpoints)
     with distribution_scope(params.train.distribution):
-        train_variation(params, variation, inputs, TrainOutputs(model, history, summary))
+        train_variation(params, variation, seed, inputs, TrainOutputs(model, history, summary))
 
 
 @app.command()
@@ -192,11 +201,27 @@ def evaluate(
 
 @app.command()
 @user_errors
+def summarize(
+    variation: VariationArgument,
+    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
+    metrics: Annotated[Path, typer.Option(help="Output: the variation's metrics over seeds.")],
+    history: Annotated[Path, typer.Option(help="Output: the mean history over seeds (CSV).")],
+) -> None:
+    """Sum one variation's runs up over train.seeds: mean, sd, 95% CI, per-seed values."""
+    params = _params()
+    params.variation(variation)
+    from stages.reporting.summarize import SummarizeInputs, SummarizeOutputs
+    from stages.reporting.summarize import summarize as summarize_variation
+
+    outputs = SummarizeOutputs(metrics, history)
+    summarize_variation(variation, params.train.seeds, SummarizeInputs(runs_dir), outputs)
+
+
+@app.command()
+@user_errors
 def compare(
     metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
-    summaries_dir: Annotated[
-        Path, typer.Option(help="Folder of <variation>.train.json training summaries.")
-    ],
+    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
     out: Annotated[Path, typer.Option(help="Output: the Markdown comparison.")],
     html: Annotated[Path, typer.Option(help="Output: the comparison's HTML twin.")],
     json_out: Annotated[
@@ -208,7 +233,7 @@ def compare(
     from stages.reporting.compare import CompareInputs, CompareOutputs
     from stages.reporting.compare import compare as compare_variations
 
-    inputs = CompareInputs(metrics_dir, summaries_dir)
+    inputs = CompareInputs(metrics_dir, runs_dir)
     typer.echo(compare_variations(_params(), inputs, CompareOutputs(out, html, json_out)))
 
 
@@ -237,29 +262,34 @@ def figures_data(
 @user_errors
 def figures_variation(
     variation: VariationArgument,
-    history: Annotated[Path, typer.Option(help="The per-epoch history CSV.")],
-    metrics: Annotated[Path, typer.Option(help="The variation's metrics JSON.")],
-    roc: Annotated[Path, typer.Option(help="The ROC curve's fpr,tpr CSV.")],
+    history: Annotated[Path, typer.Option(help="The mean per-epoch history CSV.")],
+    metrics: Annotated[Path, typer.Option(help="The variation's metrics JSON (over seeds).")],
+    roc: Annotated[Path, typer.Option(help="One run's ROC curve, fpr,tpr CSV.")],
+    roc_seed: Annotated[int, typer.Option(help="The seed of that run.")],
     curves: PngOption,
     confusion: PngOption,
     roc_figure: PngOption,
 ) -> None:
     """Draw one variation's accuracy and loss curves, confusion matrix and ROC curve."""
-    _params().variation(variation)
+    params = _params()
+    params.variation(variation)
     from stages.reporting.plot import (
         VariationFigureInputs,
         VariationFigureOutputs,
         variation_figures,
     )
 
-    inputs = VariationFigureInputs(history, metrics, roc)
-    variation_figures(variation, inputs, VariationFigureOutputs(curves, confusion, roc_figure))
+    held_out = "test" if params.split.validation == "test" else "validation"
+    inputs = VariationFigureInputs(history, metrics, roc, roc_seed)
+    outputs = VariationFigureOutputs(curves, confusion, roc_figure)
+    variation_figures(variation, held_out, inputs, outputs)
 
 
 @app.command("figures-all")
 @user_errors
 def figures_all(
-    plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv etc.")],
+    plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv.")],
+    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
     comparison: Annotated[Path, typer.Option(help="The compare stage's verdict JSON.")],
     images: ImagesOption,
     index: IndexOption,
@@ -271,7 +301,7 @@ def figures_all(
     from stages.reporting.plot import SummaryFigureInputs, SummaryFigureOutputs, summary_figures
 
     variations = list(_params().variations)
-    inputs = SummaryFigureInputs(plots_dir, comparison, CachePaths(images, index))
+    inputs = SummaryFigureInputs(plots_dir, runs_dir, comparison, CachePaths(images, index))
     best = summary_figures(variations, inputs, SummaryFigureOutputs(overlay, gallery))
     typer.echo(f"figures-all: the gallery shows {best}'s predictions")
 
@@ -296,7 +326,9 @@ def predict(
     photos: Annotated[
         list[Path], typer.Argument(help="Photos, folders of photos, or globs ('pets/*.jpg').")
     ],
-    model: Annotated[Path, typer.Option(help="A trained .keras model.")] = Path("models/v4.keras"),
+    model: Annotated[
+        Path, typer.Option(help="A trained .keras model (models/<variation>/<seed>.keras).")
+    ] = Path("models/v4/42.keras"),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of {file, label, confidence}.")
     ] = False,

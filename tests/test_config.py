@@ -47,7 +47,7 @@ BAD_PARAMS = [
     (_set("split.test_size", 0), "split.test_size: Input should be greater than 0"),
     (_set("data.source", "flickr"), "data.source: must be one of microsoft, kaggle, synthetic"),
     (_set("image.height", 12), "image.height: Input should be greater than or equal to 16"),
-    (_delete("train.seed"), "train.seed: missing key"),
+    (_delete("train.seeds"), "train.seeds: missing key"),
     (_set("train.precision", "float16"), "train.precision: Input should be 'float32'"),
     (_set("train.steps_per_execution", 0), "train.steps_per_execution: Input should be greater"),
     (_set("variations.v3.builds_on", "v9"), "variations.v3.builds_on: no variation named 'v9'"),

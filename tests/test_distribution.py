@@ -56,9 +56,9 @@ def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]
 
     edit_params(out, edit)
     return [
-        "--params", str(out / "params.yaml"), "train", "v4",
+        "--params", str(out / "params.yaml"), "train", "v4", "--seed", "42",
         "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
-        "--train-csv", str(data / "train.csv"), "--test-csv", str(data / "test.csv"),
+        "--train-csv", str(data / "train.csv"), "--validation-csv", str(data / "test.csv"),
         "--model", str(out / "v4.keras"), "--history", str(out / "history.csv"),
         "--summary", str(out / "v4.train.json"), "--checkpoints", str(out / "checkpoints"),
     ]  # fmt: skip

@@ -24,12 +24,12 @@ def test_every_variation_is_plotted_and_compared(repo) -> None:
         assert plotted[f"{name} accuracy"]["y"] == {history: ["accuracy", "val_accuracy"]}
         assert plotted[f"{name} loss"]["y"] == {history: ["loss", "val_loss"]}
         assert plotted["test accuracy, all variations"]["y"][history] == "val_accuracy"
-        assert f"metrics/{name}.json" in dvc["stages"]["compare"]["deps"]
-        assert f"models/{name}.train.json" in dvc["stages"]["compare"]["deps"]
         assert plotted["test loss, all variations"]["y"][history] == "val_loss"
+        assert f"metrics/{name}.json" in dvc["stages"]["compare"]["deps"]
         figures_all = dvc["stages"]["figures_all"]["deps"]
-        for source in (history, f"plots/{name}/predictions.csv", "metrics/compare.json"):
+        for source in (history, "metrics/compare.json", "runs"):
             assert source in figures_all, source
+    assert "runs" in dvc["stages"]["compare"]["deps"]
 
 
 def test_every_figure_is_an_image_plot_and_evaluate_feeds_dvc_templates(repo) -> None:
@@ -39,7 +39,7 @@ def test_every_figure_is_an_image_plot_and_evaluate_feeds_dvc_templates(repo) ->
     assert stages["figures"]["do"]["plots"] == [
         f"plots/${{key}}/{name}.png" for name in ("curves", "confusion", "roc")
     ]
-    (confusion,), (roc,) = (entry.values() for entry in stages["evaluate"]["do"]["plots"])
+    (confusion,), (roc,) = (entry.values() for entry in stages["evaluate"]["plots"])
     assert (confusion["template"], confusion["x"], confusion["y"]) == (
         "confusion",
         "actual",
@@ -48,21 +48,32 @@ def test_every_figure_is_an_image_plot_and_evaluate_feeds_dvc_templates(repo) ->
     assert (roc["template"], roc["x"], roc["y"]) == ("simple", "fpr", "tpr")
 
 
-def test_train_tracks_only_its_own_variation(repo) -> None:
-    train = load(repo)["stages"]["train"]
-    assert train["foreach"] == "${variations}"
-    assert "variations.${key}" in train["do"]["params"]
-    assert "variations" not in train["do"]["params"]
+def test_runs_are_variation_by_seed_and_track_only_their_own_variation(repo) -> None:
+    stages = load(repo)["stages"]
+    for name in ("train", "evaluate"):
+        assert stages[name]["matrix"] == {"variation": "${variations}", "seed": "${train.seeds}"}
+    params = stages["train"]["params"]
+    assert "variations.${item.variation}" in params and "variations" not in params
+    # Adding a seed must not rerun the runs of the other seeds.
+    assert "train" not in params and "train.seeds" not in params
+    assert stages["summarize"]["do"]["params"] == ["train.seeds"]
 
 
 def test_metrics_are_small_uncached_json(repo) -> None:
-    metrics = load(repo)["stages"]["evaluate"]["do"]["metrics"]
-    assert metrics == [{"metrics/${key}.json": {"cache": False}}]
+    stages = load(repo)["stages"]
+    assert stages["summarize"]["do"]["metrics"] == [{"metrics/${key}.json": {"cache": False}}]
+    for name, path in (("train", "train.json"), ("evaluate", "test.json")):
+        run = f"runs/${{item.variation}}/${{item.seed}}/{path}"
+        assert stages[name]["metrics"] == [{run: {"cache": False}}]
 
 
 def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> None:
     stages = load(repo)["stages"]
     assert "data/validated/data.ok" in stages["download"]["deps"]
     assert set(stages["validate_data"]["params"]) >= {"data", "split", "image"}
-    assert "data/validated/${key}.ok" in stages["train"]["do"]["deps"]
-    assert set(stages["validate"]["do"]["params"]) == set(stages["train"]["do"]["params"])
+    assert "data/validated/${item.variation}.ok" in stages["train"]["deps"]
+    validated = {
+        p.replace("${key}", "${item.variation}") for p in stages["validate"]["do"]["params"]
+    }
+    blocks = {p.split(".")[0] if p.startswith("train.") else p for p in stages["train"]["params"]}
+    assert blocks <= validated

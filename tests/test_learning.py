@@ -52,7 +52,7 @@ def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
     inputs = TrainInputs(
         cache, split_root / "train.csv", split_root / "test.csv", root / "checkpoints"
     )
-    train(params, "v4", inputs, outputs)
+    train(params, "v4", params.train.seeds[0], inputs, outputs)
     scored = EvaluateOutputs(root / "v4.json", root / "predictions.csv", root / "roc.csv")
     evaluate(EvaluateInputs(outputs.model, cache, split_root / "test.csv"), scored)
     return {

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from dvc.repo import Repo
 from PIL import Image
@@ -57,18 +58,26 @@ def test_every_variation_has_metrics(workspace) -> None:
     files = next(iter(shown.values()))["data"]
     for name in ("base", "v1", "v2", "v3", "v4", "v5"):
         metrics = files[f"metrics/{name}.json"]["data"]
+        test = files[f"runs/{name}/42/test.json"]["data"]
+        training = files[f"runs/{name}/42/train.json"]["data"]
         assert 0.0 <= metrics["accuracy"] <= 1.0
-        training = files[f"models/{name}.train.json"]["data"]
-        assert training["train_seconds"] > 0 and training["train_images_per_second"] > 0
-        assert training["epochs"] == 1 and "train_seconds" not in metrics
+        # One seed: the summary's mean is that run's value, with no spread.
+        assert metrics["accuracy"] == test["accuracy"] and metrics["seeds"] == 1
+        assert metrics["train_seconds"] == training["train_seconds"] > 0
+        assert training["epochs"] == 1 and training["seed"] == 42
         assert set(metrics["confusion"]) == {"tn", "fp", "fn", "tp"}
-        history = (workspace / "plots" / name / "history.csv").read_text().splitlines()
+        history = (workspace / "runs" / name / "42" / "history.csv").read_text().splitlines()
         assert history[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
         assert len(history) == 2
+        mean = (workspace / "plots" / name / "history.csv").read_text().splitlines()
+        assert mean[0].startswith("epoch,accuracy,loss,val_accuracy,val_loss,accuracy_min")
     compare = (workspace / "metrics" / "compare.md").read_text()
     assert compare.count("\n| ") == 7  # header + six variations
     assert "| v4 | v2 |" in compare and "| >0.90 | <0.25 | 1.69 h |" in compare
-    assert "Best by test accuracy" in compare
+    assert "test accuracy (`compare.best_by: accuracy` in params.yaml)" in compare
+    verdict = json.loads((workspace / "metrics" / "compare.json").read_text())
+    assert [pair["variation"] for pair in verdict["pairs"]] == ["v1", "v2", "v3", "v4", "v5"]
+    assert all(0.0 <= pair["p_value"] <= 1.0 for pair in verdict["pairs"])
     assert (workspace / "metrics" / "compare.html").read_text().count("<tr>") == 7
     assert (workspace / "data" / "rejected.csv").read_text().count("\n") > 1
 
@@ -91,9 +100,10 @@ def test_every_figure_is_drawn_and_declared_as_a_plot(workspace) -> None:
     declared = json.loads(run(["dvc", "plots", "show", "--json"], workspace).stdout)["data"]
     assert set(FIGURES) <= set(declared)
     for name in VARIATIONS:
-        rows = (workspace / "plots" / name / "predictions.csv").read_text().splitlines()
+        run_folder = workspace / "runs" / name / "42"
+        rows = (run_folder / "predictions.csv").read_text().splitlines()
         assert rows[0] == "filename,actual,predicted,dog_probability" and len(rows) > 10
-        assert (workspace / "plots" / name / "roc.csv").read_text().startswith("fpr,tpr\n")
+        assert (run_folder / "roc.csv").read_text().startswith("fpr,tpr\n")
 
 
 def test_a_second_repro_does_nothing(workspace) -> None:
@@ -266,9 +276,38 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
     try:
         edit_params(workspace, lambda p: p["variations"]["v5"].__setitem__("batch_size", 16))
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-        assert set(status) == {"validate@v5", "train@v5", "evaluate@v5", "compare"}
+        assert set(status) == {"validate@v5", "train@v5-42", "evaluate@v5-42", "compare"}
     finally:
         (workspace / "params.yaml").write_text(original)
+
+
+def test_seeds_and_a_validation_split_summarise_a_variation(workspace) -> None:
+    original = (workspace / "params.yaml").read_text()
+    try:
+        edit_params(workspace, _set("train.seeds", [42, 7]))
+        edit_params(workspace, _set("split.validation", 0.25))
+        status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+        assert {"train@v4-7", "evaluate@v4-7", "summarize@v4", "split"} <= set(status)
+        run(["dvc", "repro", "summarize@v4"], workspace)
+        splits = {
+            name: set(pd.read_csv(workspace / f"data/split/{name}.csv")["filename"])
+            for name in ("train", "test", "validation")
+        }
+        assert splits["validation"] and not splits["validation"] & splits["train"]
+        assert not splits["validation"] & splits["test"] and not splits["train"] & splits["test"]
+        summary = json.loads((workspace / "metrics/v4.json").read_text())
+        assert summary["seeds"] == 2 and set(summary["per_seed"]) == {"42", "7"}
+        values = [summary["per_seed"][seed]["accuracy"] for seed in ("42", "7")]
+        assert summary["accuracy"] == pytest.approx(sum(values) / 2, abs=1e-6)
+        assert summary["sd"]["accuracy"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
+        interval = summary["ci95"]["accuracy"]
+        assert interval["low"] <= summary["accuracy"] <= interval["high"]
+        history = pd.read_csv(workspace / "runs/v4/7/history.csv")
+        assert len(history) == 1
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        run(["dvc", "repro"], workspace)  # back to one seed, from DVC's run-cache
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 # --- Never lose work: bad input, crashes, concurrency, determinism -------------------
@@ -362,7 +401,7 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
         edit_params(workspace, _set("variations.v4.epochs", epochs))
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         victim = subprocess.Popen(
-            ["dvc", "repro", "train@v4"],
+            ["dvc", "repro", "train@v4-42"],
             cwd=workspace,
             env={**os.environ, "PATH": path},
             start_new_session=True,
@@ -380,16 +419,16 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
         started = time.monotonic()
-        resumed = run(["dvc", "repro", "train@v4"], workspace)
+        resumed = run(["dvc", "repro", "train@v4-42"], workspace)
         resumed_seconds = time.monotonic() - started
         log = resumed.stdout + resumed.stderr
         assert "resuming after epoch" in log
         assert "Epoch 1/" not in log and f"Epoch {epochs}/{epochs}" in log
-        history = (workspace / "plots/v4/history.csv").read_text().splitlines()
+        history = (workspace / "runs/v4/42/history.csv").read_text().splitlines()
         assert [int(line.split(",")[0]) for line in history[1:]] == list(range(1, epochs + 1))
         assert not list((workspace / ".checkpoints").iterdir())
         started = time.monotonic()
-        run(["dvc", "repro", "-f", "train@v4"], workspace)
+        run(["dvc", "repro", "-f", "train@v4-42"], workspace)
         fresh_seconds = time.monotonic() - started
         # Wall time on a busy 2-core machine is too noisy to assert on; the epochs the
         # resumed run skipped (checked above) are what makes it faster.
@@ -402,7 +441,7 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
 def test_a_second_repro_while_one_runs_is_refused_by_the_lock(workspace) -> None:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     first = subprocess.Popen(
-        ["dvc", "repro", "-f", "train@v4"],
+        ["dvc", "repro", "-f", "train@v4-42"],
         cwd=workspace,
         env={**os.environ, "PATH": path},
         stdout=subprocess.PIPE,
@@ -418,17 +457,14 @@ def test_a_second_repro_while_one_runs_is_refused_by_the_lock(workspace) -> None
     # DVC locks what a running stage reads and writes; a second repro that needs them
     # stops, naming the busy path and the process holding it.
     assert "is busy, it is being blocked by" in second.stderr
-    assert "dvc repro -f train@v4" in second.stderr
+    assert "dvc repro -f train@v4-42" in second.stderr
     assert first.returncode == 0, output
     run(["dvc", "repro"], workspace)  # evaluate@v4 and compare follow the new model
     assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 def test_same_seed_same_metrics_on_cpu(workspace) -> None:
-    timing = {"train_seconds", "train_images_per_second", "steady_train_images_per_second"}
-    before = json.loads((workspace / "metrics/v4.json").read_text())
-    run(["dvc", "repro", "-f", "train@v4", "evaluate@v4"], workspace)
-    after = json.loads((workspace / "metrics/v4.json").read_text())
-    assert {k: v for k, v in after.items() if k not in timing} == {
-        k: v for k, v in before.items() if k not in timing
-    }
+    before = json.loads((workspace / "runs/v4/42/test.json").read_text())
+    run(["dvc", "repro", "-f", "train@v4-42", "evaluate@v4-42"], workspace)
+    after = json.loads((workspace / "runs/v4/42/test.json").read_text())
+    assert after == before

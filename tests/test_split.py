@@ -7,7 +7,14 @@ import pytest
 
 from stages.core.config import SplitParams
 from stages.core.errors import CatdogError
-from stages.ingest.split import SplitInputs, SplitOutputs, run, split_index
+from stages.ingest.split import (
+    SplitInputs,
+    SplitOutputs,
+    Splits,
+    run,
+    split_index,
+    split_photos,
+)
 
 
 def make_index(cats: int, dogs: int) -> pd.DataFrame:
@@ -40,13 +47,38 @@ def test_split_files_are_byte_identical_across_runs(tmp_path) -> None:
     make_index(40, 40).to_csv(index_path, index=False)
     outputs = []
     for attempt in range(2):
-        train, test = tmp_path / f"train{attempt}.csv", tmp_path / f"test{attempt}.csv"
-        run(
-            SplitParams(test_size=0.25, seed=42), SplitInputs(index_path), SplitOutputs(train, test)
-        )
-        outputs.append((train.read_bytes(), test.read_bytes()))
+        paths = SplitOutputs(*(tmp_path / f"{name}{attempt}.csv" for name in SPLITS))
+        run(SplitParams(test_size=0.25, seed=42, validation=0.1), SplitInputs(index_path), paths)
+        outputs.append([path.read_bytes() for path in (paths.train, paths.test, paths.validation)])
     assert outputs[0] == outputs[1]
-    assert outputs[0][1].startswith(b"filename,category\n")
+    assert all(output.startswith(b"filename,category\n") for output in outputs[0])
+
+
+SPLITS = ("train", "test", "validation")
+
+
+def _split(index: pd.DataFrame, validation: str | float) -> Splits:
+    return split_photos(index, SplitParams(test_size=0.2, seed=42, validation=validation))
+
+
+def test_a_validation_fraction_is_carved_from_train_disjoint_and_stratified() -> None:
+    index = make_index(100, 100)
+    study, held_out = _split(index, "test"), _split(index, 0.1)
+    assert held_out.test.equals(study.test), "the test photos do not depend on validation"
+    names = {name: set(getattr(held_out, name)["filename"]) for name in SPLITS}
+    assert not names["train"] & names["test"] and not names["train"] & names["validation"]
+    assert not names["test"] & names["validation"]
+    assert names["train"] | names["validation"] == set(study.train["filename"])
+    assert held_out.validation["category"].value_counts().to_dict() == {"cat": 8, "dog": 8}
+    assert len(held_out.train) == 160 - 16
+
+
+def test_validation_test_reuses_the_test_photos_and_keeps_the_studys_train_split() -> None:
+    index = make_index(50, 30)
+    study = _split(index, "test")
+    assert study.validation.equals(study.test)
+    train, test = split_index(index, 0.2, 42)
+    assert study.train.equals(train) and study.test.equals(test)
 
 
 def test_one_class_is_refused() -> None:

@@ -56,6 +56,9 @@ class DataParams(_Strict):
 class SplitParams(_Strict):
     test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
     seed: int
+    # "test": the per-epoch curves use the test photos (the study's protocol); a fraction:
+    # that share of the training photos, stratified and seeded, is held out for them.
+    validation: Literal["test"] | Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 class ImageParams(_Strict):
@@ -78,7 +81,9 @@ Distribution = Literal["none", "data_parallel"]
 
 
 class TrainParams(_Strict):
-    seed: int
+    # One training run per seed and variation; each seed drives initialisation, shuffling
+    # and augmentation (the split keeps split.seed, so every run sees the same photos).
+    seeds: Annotated[list[int], Field(min_length=1)]
     # Keras dtype policy: mixed_* computes in 16 bits and keeps float32 weights.
     precision: Precision
     # Batches per compiled call: fewer round trips between Python and the backend.
@@ -114,12 +119,26 @@ class Params(_Strict):
     variations: Annotated[dict[str, VariationParams], Field(min_length=1)]
     compare: CompareParams
 
+    @field_validator("train")
+    @classmethod
+    def _seeds_are_distinct(cls, train: TrainParams) -> TrainParams:
+        repeated = sorted({seed for seed in train.seeds if train.seeds.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"seeds: each seed once (repeated: {repeated})")
+        return train
+
     @model_validator(mode="after")
     def _variations_are_consistent(self) -> Params:
         for name, variation in self.variations.items():
             _check_builds_on(self.variations, name)
             _check_feature_map(name, variation, self.image)
         return self
+
+    def seed(self, seed: int) -> int:
+        """`seed`, once it is known to be one of train.seeds (a ConfigError otherwise)."""
+        if seed not in self.train.seeds:
+            raise ConfigError(f"seed {seed} is not in train.seeds {self.train.seeds}")
+        return seed
 
     def variation(self, name: str) -> VariationParams:
         """The named variation, or a ConfigError listing the known ones."""

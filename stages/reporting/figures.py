@@ -112,13 +112,25 @@ def samples_figure(images: np.ndarray, index: pd.DataFrame, per_class: int = 4) 
     return photo_grid_figure(photos, captions, f"Sample photos ({shape[1]}x{shape[2]} RGB)")
 
 
-def curves_figure(history: pd.DataFrame, name: str) -> Figure:
-    """Figs. 4-13: accuracy and loss per epoch, train vs test, side by side."""
+def _band(axes, history: pd.DataFrame, column: str, color: str) -> None:
+    """Shade min to max over seeds, where the history has them and they differ."""
+    low, high = f"{column}_min", f"{column}_max"
+    if low in history and high in history and (history[low] != history[high]).any():
+        axes.fill_between(history["epoch"], history[low], history[high], color=color, alpha=0.2)
+
+
+def curves_figure(history: pd.DataFrame, name: str, held_out: str = "test") -> Figure:
+    """Figs. 4-13: accuracy and loss per epoch, train vs the held-out photos (`held_out`:
+    test or validation), side by side; the mean over seeds, shaded from min to max."""
     figure = Figure(figsize=(11, 4))
     accuracy, loss = figure.subplots(1, 2)
     for axes, metric in ((accuracy, "accuracy"), (loss, "loss")):
         axes.plot(history["epoch"], history[metric], "o-", color=TRAIN_COLOR, label="train")
-        axes.plot(history["epoch"], history[f"val_{metric}"], "o-", color=TEST_COLOR, label="test")
+        axes.plot(
+            history["epoch"], history[f"val_{metric}"], "o-", color=TEST_COLOR, label=held_out
+        )
+        _band(axes, history, metric, TRAIN_COLOR)
+        _band(axes, history, f"val_{metric}", TEST_COLOR)
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(metric)

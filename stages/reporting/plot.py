@@ -22,6 +22,7 @@ from stages.reporting.figures import (
     samples_figure,
     save_figure,
 )
+from stages.reporting.summarize import run_paths
 
 GALLERY_PER_CLASS = 4
 
@@ -56,11 +57,13 @@ def data_figures(inputs: DataFigureInputs, outputs: DataFigureOutputs) -> None:
 
 @dataclass(frozen=True)
 class VariationFigureInputs:
-    """What `figures@<variation>` reads: its history, test metrics and ROC points."""
+    """What `figures@<variation>` reads: its mean history over seeds, its summary metrics,
+    and the ROC points of one seed's run."""
 
     history: Path
     metrics: Path
     roc: Path
+    roc_seed: int
 
 
 @dataclass(frozen=True)
@@ -73,14 +76,19 @@ class VariationFigureOutputs:
 
 
 def variation_figures(
-    name: str, inputs: VariationFigureInputs, outputs: VariationFigureOutputs
+    name: str, held_out: str, inputs: VariationFigureInputs, outputs: VariationFigureOutputs
 ) -> None:
-    """Curves (train vs test), confusion matrix and ROC curve of one variation."""
+    """Curves (train vs `held_out` photos, mean over seeds), confusion matrix (summed over
+    seeds) and one seed's ROC curve of one variation."""
     scores = json.loads(inputs.metrics.read_text(encoding="utf-8"))
     points = pd.read_csv(inputs.roc)
-    save_figure(curves_figure(pd.read_csv(inputs.history), name), outputs.curves)
-    save_figure(confusion_figure(scores["confusion"], name), outputs.confusion)
-    save_figure(roc_figure(points["fpr"], points["tpr"], scores["roc_auc"], name), outputs.roc)
+    seeds = scores["seeds"]
+    titled = name if seeds == 1 else f"{name} ({seeds} seeds)"
+    auc = scores["per_seed"][str(inputs.roc_seed)]["roc_auc"]
+    save_figure(curves_figure(pd.read_csv(inputs.history), titled, held_out), outputs.curves)
+    save_figure(confusion_figure(scores["confusion"], titled), outputs.confusion)
+    roc_name = name if seeds == 1 else f"{name} (seed {inputs.roc_seed})"
+    save_figure(roc_figure(points["fpr"], points["tpr"], auc, roc_name), outputs.roc)
 
 
 def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.ndarray) -> list:
@@ -107,10 +115,12 @@ def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.nda
 
 @dataclass(frozen=True)
 class SummaryFigureInputs:
-    """What `figures_all` reads: `<plots>/<variation>/history.csv` and `predictions.csv`,
-    the comparison's verdict (which variation is best), and the decode cache."""
+    """What `figures_all` reads: `<plots>/<variation>/history.csv` (mean over seeds), the
+    comparison's verdict (which variation is best), the best's first run's verdicts under
+    `<runs>`, and the decode cache."""
 
     plots: Path
+    runs: Path
     comparison: Path
     cache: CachePaths
 
@@ -131,10 +141,13 @@ def summary_figures(
     histories = {name: pd.read_csv(inputs.plots / name / "history.csv") for name in variations}
     save_figure(overlay_figure(histories), outputs.overlay)
     verdict = json.loads(inputs.comparison.read_text(encoding="utf-8"))
-    best = verdict["best"]
-    predictions = pd.read_csv(inputs.plots / best / "predictions.csv", dtype={"filename": str})
+    best, seed = verdict["best"], verdict["seeds"][0]
+    run = run_paths(inputs.runs, best, seed)
+    predictions = pd.read_csv(run.predictions, dtype={"filename": str})
     pixels = np.load(inputs.cache.images, mmap_mode="r")
     items = gallery_items(predictions, _index(inputs.cache.index), pixels)
-    title = f"Predictions of {best} (best by {verdict['best_by']}) on test photos"
+    ranked = "best" if verdict["best_is_supported"] else "highest"
+    run_name = best if len(verdict["seeds"]) == 1 else f"{best}, seed {seed}"
+    title = f"Predictions of {run_name} ({ranked} by {verdict['best_by']}) on test photos"
     save_figure(gallery_figure(items, title), outputs.gallery)
     return best
