@@ -193,7 +193,7 @@ def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -
     assert "| ≈0.80 | ≈0.50 | - |" in rows[0]
     assert (
         "Best by test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9200), "
-        "ahead of every other variation with evidence (McNemar, p < 0.05)." in report
+        "ahead of every other variation with evidence (McNemar at p < 0.05)." in report
     )
     verdict = json.loads(outputs.json.read_text())
     assert (verdict["best"], verdict["best_is_supported"], verdict["seeds"]) == ("v4", True, [1, 2])
@@ -215,7 +215,7 @@ def test_one_seed_names_no_best_without_evidence(repo, tmp_path) -> None:
     # v4 (0.91) against v2 (0.86): 5 discordant photos, p = 0.0625; the others fall.
     assert (
         "Highest test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9100), but "
-        "the evidence does not separate it from v2 (McNemar, p < 0.05): no variation is "
+        "the evidence does not separate it from v2 (McNemar at p < 0.05): no variation is "
         "named best." in report
     )
     assert json.loads(outputs.json.read_text())["best_is_supported"] is False

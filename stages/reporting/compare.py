@@ -256,7 +256,7 @@ def best_sentence(best: BestVerdict) -> str:
     """Names the best variation where the evidence supports it, says why not otherwise;
     then the study's own choice."""
     named = f"{METRIC_NAMES[best.metric]} (`compare.best_by: {best.metric}` in params.yaml)"
-    test = "McNemar, p < 0.05" if best.metric == "accuracy" else "bootstrap over seeds"
+    test = "McNemar at p < 0.05" if best.metric == "accuracy" else "bootstrap over seeds"
     if best.supported:
         verdict = (
             f"Best by {named}: {best.name} ({_number(best.value)}), ahead of every other "
