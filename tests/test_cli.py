@@ -56,6 +56,18 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(tmp_path, bad_params)
     assert sorted(tmp_path.iterdir()) == before
 
 
+def test_several_bad_params_are_each_one_error_line(tmp_path, repo) -> None:
+    path = tmp_path / "params.yaml"
+    text = (repo / "params.yaml").read_text().replace("batch_size: 32", "batch_size: -32")
+    path.write_text(text.replace("test_size: 0.2", "test_size: 2"))
+    result = runner.invoke(app, ["--params", str(path), "validate", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: split.test_size: Input should be less than 1 (got 2)",
+        f"error: {path}: variations.v5.batch_size: Input should be greater than 0 (got -32)",
+    ]
+
+
 def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
     result = runner.invoke(
         app,
