@@ -264,7 +264,15 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
     try:
         edit_params(workspace, lambda p: p["variations"]["v5"].__setitem__("batch_size", 16))
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-        assert set(status) == {"validate@v5", "train@v5", "evaluate@v5", "compare"}
+        # validate_data tracks every variation's name (and refuses unsafe ones); its marker
+        # stays byte-identical, so it reruns nothing after it.
+        assert set(status) == {
+            "validate_data",
+            "validate@v5",
+            "train@v5",
+            "evaluate@v5",
+            "compare",
+        }
     finally:
         (workspace / "params.yaml").write_text(original)
 
@@ -297,6 +305,16 @@ def _cat_jpeg() -> bytes:
     return buffer.getvalue()
 
 
+_V = {
+    "kernel_size": 3,
+    "pool_size": 2,
+    "dense_units": [],
+    "optimizer": "adam",
+    "learning_rate": 0.001,
+    "batch_size": 8,
+    "epochs": 1,
+}
+
 BAD_INPUTS = {
     "unknown key": (_set("variations.v5.dropout", 0.5), "variations.v5.dropout: unknown key"),
     "wrong type": (_set("variations.v5.batch_size", "big"), "variations.v5.batch_size: Input"),
@@ -317,6 +335,17 @@ BAD_INPUTS = {
     "one class": (
         _set("data.source", "cats.zip"),
         "data.source: cats.zip: only cat photos",
+    ),
+    "shell in a variation name": (
+        _set("variations.x;touch PWNED;", {"builds_on": None, "conv_filters": [4], **_V}),
+        "variations: names must match [A-Za-z0-9_]+",
+    ),
+    "compare.best_by": (_set("compare.best_by", "f1"), "compare.best_by: Input should be"),
+    "builds_on cycle": (_set("variations.v4.builds_on", "v5"), "variations.v4.builds_on: cycle"),
+    "no variations": (_set("variations", {}), "variations: Dictionary should have at least 1"),
+    "archive inside an output": (
+        _set("data.source", "data/raw/photos.zip"),
+        "data.source: data/raw/photos.zip is inside the pipeline's outputs",
     ),
 }
 
@@ -341,6 +370,7 @@ def test_bad_input_is_refused_by_name_before_anything_is_lost(
         assert f"error: params.yaml: {message}" in output or f"error: {message}" in output
         assert "Traceback" not in output
         assert snapshot(workspace) == before
+        assert not (workspace / "PWNED").exists()
     finally:
         (workspace / "params.yaml").write_text(original)
     restored = run(["dvc", "repro"], workspace)
