@@ -20,7 +20,6 @@ from stages.core.config import KNOWN_SOURCES, Params
 from stages.core.errors import CatdogError
 from stages.ingest.archive import find_photos
 
-
 # Where the pipeline writes, if dvc.yaml cannot be read (catdog run outside the project).
 OUTPUT_FOLDERS = ("data/raw", "data/cache", "data/split", "data/validated", "models", "metrics")
 # Folders that hold outputs beside the user's own files: only the outputs in them are refused.
