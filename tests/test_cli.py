@@ -285,3 +285,18 @@ def test_predict_names_a_glob_that_matches_nothing(tmp_path, untrained_model) ->
     assert result.exit_code == 1
     assert json.loads(result.stdout) == []
     assert "*.jpg: no such file" in result.stderr
+
+
+def test_predict_reports_an_unreadable_file_and_goes_on(tmp_path) -> None:
+    from PIL import Image
+
+    from stages.tools.predict import expand_paths, load_photos
+
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "good.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    paths = expand_paths([tmp_path / "loop.jpg", tmp_path / "good.jpg"])
+    good, pixels, failures = load_photos(paths, 32, 32)
+    assert good == [tmp_path / "good.jpg"] and pixels.shape == (1, 32, 32, 3)
+    assert [(f.file, f.reason) for f in failures] == [
+        (str(tmp_path / "loop.jpg"), "Too many levels of symbolic links")
+    ]
