@@ -344,8 +344,8 @@ BAD_INPUTS = {
     "builds_on cycle": (_set("variations.v4.builds_on", "v5"), "variations.v4.builds_on: cycle"),
     "no variations": (_set("variations", {}), "variations: Dictionary should have at least 1"),
     "archive inside an output": (
-        _set("data.source", "data/raw/photos.zip"),
-        "data.source: data/raw/photos.zip is inside the pipeline's outputs",
+        _set("data.source", "data/cache/mine.zip"),
+        "data.source: data/cache/mine.zip is inside the pipeline's outputs",
     ),
 }
 
@@ -377,6 +377,42 @@ def test_bad_input_is_refused_by_name_before_anything_is_lost(
     for stage in ("download", "decode", "split", "train@", "evaluate@", "compare"):
         assert f"Running stage '{stage}" not in restored.stdout, "valid again: nothing reruns"
     assert snapshot(workspace) == before
+
+
+def test_an_archive_at_the_download_output_is_never_deleted(workspace) -> None:
+    """data.source: data/raw/photos.zip makes download depend on its own output: DVC
+    refuses the pipeline before running anything, and the user's file stays."""
+    archive = workspace / "data/raw/photos.zip"
+    original_bytes, original = archive.read_bytes(), (workspace / "params.yaml").read_text()
+    users = _zip(workspace / "users.zip", {"PetImages/Cat/1.jpg": _cat_jpeg()}).read_bytes()
+    archive.write_bytes(users)
+    try:
+        edit_params(workspace, _set("data.source", "data/raw/photos.zip"))
+        result = run(["dvc", "repro"], workspace, check=False)
+        assert result.returncode != 0
+        assert "defined as both a dependency and an output in stage: download" in result.stderr
+        assert archive.read_bytes() == users
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        archive.write_bytes(original_bytes)
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
+
+
+def test_a_local_archive_edited_in_place_reruns_download(workspace) -> None:
+    original = (workspace / "params.yaml").read_text()
+    local = workspace / "local.zip"
+    shutil.copy(workspace / "data/raw/photos.zip", local)
+    try:
+        edit_params(workspace, _set("data.source", "local.zip"))
+        run(["dvc", "repro", "download"], workspace)
+        assert "up to date" in run(["dvc", "status"], workspace).stdout
+        _zip(local, {"PetImages/Cat/1.jpg": _cat_jpeg(), "PetImages/Dog/1.jpg": _cat_jpeg()})
+        status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+        assert status["download"] == [{"changed deps": {"local.zip": "modified"}}]
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        run(["dvc", "repro", "download"], workspace)
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 def _checkpoint_history(workspace: Path) -> list[Path]:
