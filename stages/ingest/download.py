@@ -127,8 +127,9 @@ def download(
         except urllib.error.HTTPError as error:
             if error.code == 416:  # we asked past the archive's end
                 stated = (error.headers or {}).get("Content-Range", "")  # bytes */<total>
-                if stated.rsplit("/", 1)[-1].strip().isdigit():
-                    raise _size_mismatch(url, int(stated.rsplit("/", 1)[1]), size) from None
+                total = stated.rsplit("/", 1)[-1].strip()
+                if total.isdigit() and int(total) != size:
+                    raise _size_mismatch(url, int(total), size) from None
                 partial.unlink(missing_ok=True)
             elif error.code < 500 and error.code != 429:
                 raise CatdogError(f"download {url}: HTTP {error.code} {error.reason}") from None
