@@ -21,6 +21,9 @@ PROJECT_FILES = (
     ".dvcignore",
     ".gitignore",
     "vendor",  # the offline `dvc plots show` template .dvc/config names
+    "microsoft",  # download's dependency for each named data.source (see dvc.yaml)
+    "kaggle",
+    "synthetic",
 )
 
 

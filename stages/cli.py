@@ -65,7 +65,8 @@ def user_errors(command: F) -> F:
         except CatdogError as error:
             if session.debug:
                 raise
-            typer.echo(f"error: {error}", err=True)
+            for line in str(error).splitlines():  # several problems: one line each
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

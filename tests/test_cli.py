@@ -47,6 +47,8 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(tmp_path, bad_params)
             str(tmp_path / "train.csv"),
             "--test",
             str(tmp_path / "test.csv"),
+            "--validation",
+            str(tmp_path / "validation.csv"),
         ],
     )
     assert result.exit_code == 2
@@ -57,6 +59,18 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(tmp_path, bad_params)
     assert sorted(tmp_path.iterdir()) == before
 
 
+def test_several_bad_params_are_each_one_error_line(tmp_path, repo) -> None:
+    path = tmp_path / "params.yaml"
+    text = (repo / "params.yaml").read_text().replace("batch_size: 32", "batch_size: -32")
+    path.write_text(text.replace("test_size: 0.2", "test_size: 2"))
+    result = runner.invoke(app, ["--params", str(path), "validate", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: split.test_size: Input should be less than 1 (got 2)",
+        f"error: {path}: variations.v5.batch_size: Input should be greater than 0 (got -32)",
+    ]
+
+
 def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
     result = runner.invoke(
         app,
@@ -65,7 +79,7 @@ def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
             str(bad_params),
             "--debug",
             "compare",
-            *compare_options(tmp_path, tmp_path / "c.md"),
+            *compare_options(tmp_path, tmp_path, tmp_path / "c.md"),
         ],
     )
     assert result.exit_code != 0
@@ -272,3 +286,18 @@ def test_predict_names_a_glob_that_matches_nothing(tmp_path, untrained_model) ->
     assert result.exit_code == 1
     assert json.loads(result.stdout) == []
     assert "*.jpg: no such file" in result.stderr
+
+
+def test_predict_reports_an_unreadable_file_and_goes_on(tmp_path) -> None:
+    from PIL import Image
+
+    from stages.tools.predict import expand_paths, load_photos
+
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "good.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    paths = expand_paths([tmp_path / "loop.jpg", tmp_path / "good.jpg"])
+    good, pixels, failures = load_photos(paths, 32, 32)
+    assert good == [tmp_path / "good.jpg"] and pixels.shape == (1, 32, 32, 3)
+    assert [(f.file, f.reason) for f in failures] == [
+        (str(tmp_path / "loop.jpg"), "Too many levels of symbolic links")
+    ]

@@ -3,6 +3,8 @@ the compare stage's deps)."""
 
 from __future__ import annotations
 
+import re
+
 from ruamel.yaml import YAML
 
 from stages.core.config import load_params
@@ -77,3 +79,62 @@ def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> Non
     }
     blocks = {p.split(".")[0] if p.startswith("train.") else p for p in stages["train"]["params"]}
     assert blocks <= validated
+
+
+def _commands(stages) -> dict[str, str]:
+    return {name: (stage.get("do") or stage)["cmd"] for name, stage in stages.items()}
+
+
+def test_every_variation_name_in_a_command_is_single_quoted(repo) -> None:
+    for name, cmd in _commands(load(repo)["stages"]).items():
+        unquoted = re.sub(r"'[^']*'", "", cmd)
+        assert "${" not in unquoted, f"{name}: {cmd}"
+
+
+def _outputs(stage) -> list[str]:
+    listed = [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]
+    return [next(iter(entry)) if isinstance(entry, dict) else entry for entry in listed]
+
+
+def _one_run(path: str) -> str:
+    """A templated path as it reads for variation v4 and seed 42."""
+    for template, value in (("${key}", "v4"), ("${item.variation}", "v4"), ("${item.seed}", "42")):
+        path = path.replace(template, value)
+    return path.replace("${train.seeds.0}", "42")
+
+
+def test_validate_data_runs_before_every_other_stage(repo) -> None:
+    """A variation's name reaches a shell only after validate_data, which tracks the names
+    (variations), has refused unsafe ones; so do the compare params, and a builds_on cycle
+    stops whichever stage is asked for. Every stage must be downstream of it, even with
+    the variations gone (compare then has no producer upstream but validate_data)."""
+    stages = load(repo)["stages"]
+    assert {"variations", "compare"} <= set(stages["validate_data"]["params"])
+    producer = {}
+    for name, stage in stages.items():
+        for out in _outputs(stage.get("do") or stage):
+            producer[_one_run(out)] = name
+
+    def upstream(name: str) -> set[str]:
+        stage = stages[name].get("do") or stages[name]
+        found = set()
+        for dep in map(_one_run, stage.get("deps", [])):
+            # A folder dep depends on every output inside it.
+            for out, parent in producer.items():
+                if out == dep or out.startswith(f"{dep}/"):
+                    found |= {parent, *upstream(parent)}
+        return found
+
+    for name in stages:
+        if name != "validate_data":
+            assert "validate_data" in upstream(name), name
+    assert "data/validated/data.ok" in stages["compare"]["deps"]
+
+
+def test_every_params_block_a_stage_reads_is_validated_upstream(repo) -> None:
+    stages = load(repo)["stages"]
+    validated = {*stages["validate_data"]["params"], *stages["validate"]["do"]["params"]}
+    for name, stage in stages.items():
+        for block in (stage.get("do") or stage).get("params", []):
+            top = block.split(".")[0]
+            assert top in validated or block in validated, f"{name}: {block}"

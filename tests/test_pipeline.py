@@ -276,7 +276,15 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
     try:
         edit_params(workspace, lambda p: p["variations"]["v5"].__setitem__("batch_size", 16))
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-        assert set(status) == {"validate@v5", "train@v5-42", "evaluate@v5-42", "compare"}
+        # validate_data tracks every variation's name (and refuses unsafe ones); its marker
+        # stays byte-identical, so it reruns nothing after it.
+        assert set(status) == {
+            "validate_data",
+            "validate@v5",
+            "train@v5-42",
+            "evaluate@v5-42",
+            "compare",
+        }
     finally:
         (workspace / "params.yaml").write_text(original)
 
@@ -338,6 +346,16 @@ def _cat_jpeg() -> bytes:
     return buffer.getvalue()
 
 
+_V = {
+    "kernel_size": 3,
+    "pool_size": 2,
+    "dense_units": [],
+    "optimizer": "adam",
+    "learning_rate": 0.001,
+    "batch_size": 8,
+    "epochs": 1,
+}
+
 BAD_INPUTS = {
     "unknown key": (_set("variations.v5.dropout", 0.5), "variations.v5.dropout: unknown key"),
     "wrong type": (_set("variations.v5.batch_size", "big"), "variations.v5.batch_size: Input"),
@@ -358,6 +376,17 @@ BAD_INPUTS = {
     "one class": (
         _set("data.source", "cats.zip"),
         "data.source: cats.zip: only cat photos",
+    ),
+    "shell in a variation name": (
+        _set("variations.x;touch PWNED;", {"builds_on": None, "conv_filters": [4], **_V}),
+        "variations: names must match [A-Za-z0-9_]+",
+    ),
+    "compare.best_by": (_set("compare.best_by", "f1"), "compare.best_by: Input should be"),
+    "builds_on cycle": (_set("variations.v4.builds_on", "v5"), "variations.v4.builds_on: cycle"),
+    "no variations": (_set("variations", {}), "variations: Dictionary should have at least 1"),
+    "archive inside an output": (
+        _set("data.source", "data/cache/mine.zip"),
+        "data.source: data/cache/mine.zip is inside the pipeline's outputs",
     ),
 }
 
@@ -382,12 +411,49 @@ def test_bad_input_is_refused_by_name_before_anything_is_lost(
         assert f"error: params.yaml: {message}" in output or f"error: {message}" in output
         assert "Traceback" not in output
         assert snapshot(workspace) == before
+        assert not (workspace / "PWNED").exists()
     finally:
         (workspace / "params.yaml").write_text(original)
     restored = run(["dvc", "repro"], workspace)
     for stage in ("download", "decode", "split", "train@", "evaluate@", "compare"):
         assert f"Running stage '{stage}" not in restored.stdout, "valid again: nothing reruns"
     assert snapshot(workspace) == before
+
+
+def test_an_archive_at_the_download_output_is_never_deleted(workspace) -> None:
+    """data.source: data/raw/photos.zip makes download depend on its own output: DVC
+    refuses the pipeline before running anything, and the user's file stays."""
+    archive = workspace / "data/raw/photos.zip"
+    original_bytes, original = archive.read_bytes(), (workspace / "params.yaml").read_text()
+    users = _zip(workspace / "users.zip", {"PetImages/Cat/1.jpg": _cat_jpeg()}).read_bytes()
+    archive.write_bytes(users)
+    try:
+        edit_params(workspace, _set("data.source", "data/raw/photos.zip"))
+        result = run(["dvc", "repro"], workspace, check=False)
+        assert result.returncode != 0
+        assert "defined as both a dependency and an output in stage: download" in result.stderr
+        assert archive.read_bytes() == users
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        archive.write_bytes(original_bytes)
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
+
+
+def test_a_local_archive_edited_in_place_reruns_download(workspace) -> None:
+    original = (workspace / "params.yaml").read_text()
+    local = workspace / "local.zip"
+    shutil.copy(workspace / "data/raw/photos.zip", local)
+    try:
+        edit_params(workspace, _set("data.source", "local.zip"))
+        run(["dvc", "repro", "download"], workspace)
+        assert "up to date" in run(["dvc", "status"], workspace).stdout
+        _zip(local, {"PetImages/Cat/1.jpg": _cat_jpeg(), "PetImages/Dog/1.jpg": _cat_jpeg()})
+        status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+        assert status["download"] == [{"changed deps": {"local.zip": "modified"}}]
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        run(["dvc", "repro", "download"], workspace)
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 def _checkpoint_history(workspace: Path) -> list[Path]:

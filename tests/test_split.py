@@ -89,3 +89,40 @@ def test_one_class_is_refused() -> None:
 def test_a_test_size_that_empties_a_class_is_refused() -> None:
     with pytest.raises(CatdogError, match="leaves a class empty"):
         split_index(make_index(3, 3), 0.1, seed=0)
+
+
+def _cache(tmp_path, index_rows: str):
+    import numpy as np
+
+    from stages.core.dataset import CachePaths
+
+    np.save(tmp_path / "images.npy", np.arange(4 * 2 * 2 * 3, dtype=np.uint8).reshape(4, 2, 2, 3))
+    (tmp_path / "index.csv").write_text("filename,category,row\n" + index_rows)
+    return CachePaths(tmp_path / "images.npy", tmp_path / "index.csv")
+
+
+ROWS = "a.jpg,cat,0\nb.jpg,dog,1\nc.jpg,cat,2\nd.jpg,dog,3\n"
+
+
+def test_a_split_loads_aligned_images_and_labels(tmp_path) -> None:
+    from stages.core.dataset import load_split
+
+    (tmp_path / "test.csv").write_text("filename,category\nd.jpg,dog\na.jpg,cat\n")
+    loaded = load_split(_cache(tmp_path, ROWS), tmp_path / "test.csv")
+    assert loaded.filenames == ["d.jpg", "a.jpg"] and loaded.labels.tolist() == [1.0, 0.0]
+    assert loaded.images[0, 0, 0, 0] == 3 * 12 and len(loaded.images) == 2
+
+
+@pytest.mark.parametrize(
+    ("index_rows", "split_rows", "which"),
+    [
+        (ROWS + "a.jpg,cat,2\n", "a.jpg,cat\nb.jpg,dog\n", "index.csv"),
+        (ROWS, "a.jpg,cat\nb.jpg,dog\na.jpg,cat\n", "test.csv"),
+    ],
+)
+def test_a_duplicated_photo_never_shifts_the_labels(tmp_path, index_rows, split_rows, which):
+    from stages.core.dataset import load_split
+
+    (tmp_path / "test.csv").write_text("filename,category\n" + split_rows)
+    with pytest.raises(CatdogError, match=rf"{which}: 1 photos are listed more than once"):
+        load_split(_cache(tmp_path, index_rows), tmp_path / "test.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,10 @@ from ruamel.yaml.error import YAMLError
 from stages.core.errors import ConfigError
 
 KNOWN_SOURCES = ("microsoft", "kaggle", "synthetic")
+
+# dvc.yaml puts each variation's name into shell command lines (`${key}`) and file paths:
+# only these characters are safe there, whatever the quoting.
+VARIATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -127,11 +132,32 @@ class Params(_Strict):
             raise ValueError(f"seeds: each seed once (repeated: {repeated})")
         return train
 
+    @field_validator("variations")
+    @classmethod
+    def _names_are_safe(cls, variations: dict[str, VariationParams]) -> dict:
+        unsafe = [name for name in variations if not VARIATION_NAME.match(name)]
+        if unsafe:
+            raise ValueError(
+                f"names must match [A-Za-z0-9_]+ (dvc.yaml puts them in shell commands "
+                f"and paths): {', '.join(repr(name) for name in unsafe)}"
+            )
+        return variations
+
     @model_validator(mode="after")
     def _variations_are_consistent(self) -> Params:
+        problems = []
         for name, variation in self.variations.items():
-            _check_builds_on(self.variations, name)
-            _check_feature_map(name, variation, self.image)
+            try:
+                _check_builds_on(self.variations, name)
+            except ValueError as problem:
+                problems.append(str(problem))
+            try:
+                _check_feature_map(name, variation, self.image)
+            except ValueError as problem:
+                problems.append(str(problem))
+        if problems:
+            # One line per problem; a cycle is reported once, however many members it has.
+            raise ValueError("\n".join(dict.fromkeys(problems)))
         return self
 
     def seed(self, seed: int) -> int:
@@ -155,7 +181,13 @@ def _check_builds_on(variations: dict[str, VariationParams], name: str) -> None:
         if parent not in variations:
             raise ValueError(f"variations.{seen[-1]}.builds_on: no variation named {parent!r}")
         if parent in seen:
-            raise ValueError(f"variations.{name}.builds_on: cycle {' -> '.join([*seen, parent])}")
+            # The same line from whichever member the walk starts at: from the first by name.
+            cycle = seen[seen.index(parent) :]
+            start = cycle.index(min(cycle))
+            cycle = cycle[start:] + cycle[:start]
+            raise ValueError(
+                f"variations.{cycle[0]}.builds_on: cycle {' -> '.join([*cycle, cycle[0]])}"
+            )
         seen.append(parent)
         parent = variations[parent].builds_on
 
@@ -174,7 +206,7 @@ def _check_feature_map(name: str, variation: VariationParams, image: ImageParams
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and validate the params file; any problem is one ConfigError line."""
+    """Read and validate the params file; each problem is one line of the ConfigError."""
     path = Path(path)
     try:
         raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
@@ -188,20 +220,24 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+        lines = describe_validation_error(error).splitlines()
+        raise ConfigError("\n".join(f"{path}: {line}" for line in lines)) from None
 
 
 def describe_validation_error(error: ValidationError) -> str:
-    """One line for the first problem pydantic found: the dotted key, then what is wrong."""
-    first = error.errors(include_url=False)[0]
-    key = ".".join(str(part) for part in first["loc"])
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
+    """One line per problem pydantic found: the dotted key, then what is wrong."""
+    return "\n".join(_describe(problem) for problem in error.errors(include_url=False))
+
+
+def _describe(problem: dict) -> str:
+    key = ".".join(str(part) for part in problem["loc"])
+    message = problem["msg"]
+    if problem["type"] == "extra_forbidden":
         return f"{key}: unknown key"
-    if first["type"] == "missing":
+    if problem["type"] == "missing":
         return f"{key}: missing key"
-    if first["type"] == "value_error":
-        # Our own validators already name the key in the message.
-        message = message.removeprefix("Value error, ")
-        return message if not key else f"{key}: {message}"
-    return f"{key}: {message} (got {first.get('input')!r})"
+    if problem["type"] == "value_error":
+        # Our own validators already name the key in the message (one line per problem).
+        lines = message.removeprefix("Value error, ").splitlines()
+        return "\n".join(line if not key else f"{key}: {line}" for line in lines)
+    return f"{key}: {message} (got {problem.get('input')!r})"

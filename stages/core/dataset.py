@@ -64,9 +64,22 @@ def load_split(cache: CachePaths, split_csv: Path) -> Split:
             f"{split_csv}: {len(missing)} photos are not in the decode cache "
             f"{cache.images} (first: {missing.iloc[0]}); rerun `dvc repro`"
         )
+    for table, path in ((index, cache.index), (split, split_csv)):
+        repeated = table.loc[table["filename"].duplicated(), "filename"]
+        if len(repeated):
+            raise CatdogError(
+                f"{path}: {len(repeated)} photos are listed more than once (first: "
+                f"{repeated.iloc[0]}); rerun `dvc repro`"
+            )
     rows = row_of.loc[split["filename"]].to_numpy()
-    return Split(
+    loaded = Split(
         images=np.ascontiguousarray(images[rows]),
         labels=labels_of(split["category"]),
         filenames=split["filename"].tolist(),
     )
+    if not len(loaded.images) == len(loaded.labels) == len(loaded.filenames):
+        raise CatdogError(
+            f"{split_csv}: {len(loaded.images)} images but {len(loaded.labels)} labels; "
+            f"rerun `dvc repro`"
+        )
+    return loaded
