@@ -47,10 +47,10 @@ def find_photos(path: Path) -> PhotoArchive:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             refuse_unsafe_entries(names, str(path))
-            if _nested_train(names):
-                with zipfile.ZipFile(archive.open(_nested_train(names))) as inner:
+            if nested := _nested_train(names):
+                with zipfile.ZipFile(archive.open(nested)) as inner:
                     inner_names = inner.namelist()
-                refuse_unsafe_entries(inner_names, f"{path} ({_nested_train(names)})")
+                refuse_unsafe_entries(inner_names, f"{path} ({nested})")
                 return _checked(
                     PhotoArchive(
                         path, _nested_train(names), "kaggle", _match(inner_names, KAGGLE_PHOTO)

@@ -122,6 +122,7 @@ def _decode_chunk(task: tuple[int, list[str]]) -> list[str | None]:
     start, names = task
     archive, fd, output = _worker["archive"], _worker["fd"], _worker["output"]
     assert isinstance(archive, zipfile.ZipFile) and isinstance(output, _Output)
+    assert isinstance(fd, int)
     reasons: list[str | None] = []
     for row, name in enumerate(names, start=start):
         try:
