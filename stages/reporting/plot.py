@@ -84,11 +84,19 @@ def variation_figures(
 
 
 def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.ndarray) -> list:
-    """The first few test photos of each class (by filename), with the model's verdict."""
-    ordered = predictions.sort_values("filename", kind="stable")
-    chosen = pd.concat(
-        [ordered[ordered["actual"] == c].head(GALLERY_PER_CLASS) for c in CLASS_NAMES]
-    )
+    """Per class, the model's most confident mistakes beside its most confident right
+    verdicts (GALLERY_PER_CLASS photos, up to half of them mistakes; ties by filename)."""
+    scored = predictions.assign(
+        _confidence=(predictions["dog_probability"] - 0.5).abs(),
+        _wrong=predictions["actual"] != predictions["predicted"],
+    ).sort_values(["_confidence", "filename"], ascending=[False, True], kind="stable")
+    parts = []
+    for name in CLASS_NAMES:
+        of_class = scored[scored["actual"] == name]
+        wrong = of_class[of_class["_wrong"]].head(GALLERY_PER_CLASS // 2)
+        right = of_class[~of_class["_wrong"]].head(GALLERY_PER_CLASS - len(wrong))
+        parts.extend([wrong, right])
+    chosen = pd.concat(parts)
     row_of = dict(zip(index["filename"], index["row"], strict=True))
     items = []
     for record in chosen.itertuples(index=False):
@@ -135,6 +143,9 @@ def summary_figures(
     predictions = pd.read_csv(inputs.plots / best / "predictions.csv", dtype={"filename": str})
     pixels = np.load(inputs.cache.images, mmap_mode="r")
     items = gallery_items(predictions, _index(inputs.cache.index), pixels)
-    title = f"Predictions of {best} (best by {verdict['best_by']}) on test photos"
+    title = (
+        f"Predictions of {best} (best by {verdict['best_by']}) on test photos:"
+        " its most confident mistakes and right verdicts"
+    )
     save_figure(gallery_figure(items, title), outputs.gallery)
     return best
