@@ -18,6 +18,7 @@ PROJECT_FILES = (
     "params.yaml",
     "stages",
     ".dvc/config",
+    ".dvc/plots",  # the `epochs` plot template dvc.yaml names
     ".dvcignore",
     ".gitignore",
     "vendor",  # the offline `dvc plots show` template .dvc/config names

@@ -138,3 +138,28 @@ def test_every_params_block_a_stage_reads_is_validated_upstream(repo) -> None:
         for block in (stage.get("do") or stage).get("params", []):
             top = block.split(".")[0]
             assert top in validated or block in validated, f"{name}: {block}"
+
+
+def test_history_is_plotted_only_against_epoch(repo) -> None:
+    dvc = load(repo)
+    train = dvc["stages"]["train"]
+    ((history, spec),) = train["plots"][0].items()  # each run's own curves
+    assert history == "runs/${item.variation}/${item.seed}/history.csv"
+    assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "epoch", "epoch")
+    for entry in dvc["plots"]:
+        ((title, spec),) = entry.items()
+        assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "epoch", "epoch")
+        assert spec["y_label"] in title
+    template = (repo / ".dvc" / "plots" / "epochs.json").read_text()
+    assert '"format": "d"' in template and '"tickMinStep": 1' in template
+
+
+def test_every_model_is_a_dvc_artifact(repo) -> None:
+    artifacts = load(repo)["artifacts"]
+    variations = list(load_params(repo / "params.yaml").variations)
+    assert sorted(artifacts) == sorted(f"catdog-{name}" for name in variations)
+    for name in variations:
+        artifact = artifacts[f"catdog-{name}"]
+        assert artifact["path"] == f"models/{name}/42.keras"  # the study's seed
+        assert artifact["type"] == "model"
+        assert artifact["desc"] and name in artifact["labels"]

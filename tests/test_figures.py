@@ -120,20 +120,41 @@ def test_predictions_and_roc_tables_feed_dvcs_templates() -> None:
     assert roc_table(np.zeros(3), dog[:3]).empty
 
 
-def test_gallery_shows_the_first_photos_of_each_class_with_their_verdict() -> None:
+def test_gallery_shows_the_most_confident_mistakes_beside_right_verdicts() -> None:
     index = _index(12)
+    cats = index["category"] == "cat"
+    # Every photo called a dog, the later files more surely: cats are all mistakes.
+    dog = 0.6 + 0.03 * np.arange(12)
     predictions = pd.DataFrame(
         {
             "filename": index["filename"],
             "actual": index["category"],
             "predicted": "dog",
-            "dog_probability": 0.8,
+            "dog_probability": dog,
         }
     )
+    predictions.loc[cats & (predictions.index < 4), ["predicted", "dog_probability"]] = [
+        "cat",
+        0.1,
+    ]
     items = gallery_items(predictions, index, _photos(12))
     assert [item.truth for item in items] == ["cat"] * 4 + ["dog"] * 4
-    assert {item.label for item in items} == {"dog"}
-    assert items[0].confidence == pytest.approx(0.8)
+    cat_items, dog_items = items[:4], items[4:]
+    # Two mistakes (the most confident first), then the right verdicts.
+    assert [item.label for item in cat_items] == ["dog", "dog", "cat", "cat"]
+    assert cat_items[0].confidence >= cat_items[1].confidence
+    wrong_cats = predictions[cats & (predictions["predicted"] == "dog")]
+    assert cat_items[0].confidence == pytest.approx(wrong_cats["dog_probability"].max())
+    # No dog is wrong: four right verdicts, the most confident first.
+    assert {item.label for item in dog_items} == {"dog"}
+    confidences = [item.confidence for item in dog_items]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_a_photo_without_truth_is_neither_right_nor_wrong() -> None:
+    figure = figures.gallery_figure([figures.Labelled(_photos(1)[0], "x.jpg", "dog", 0.9)], "t")
+    (text,) = figure.axes[0].texts
+    assert text.get_color() == figures.UNKNOWN_COLOR
 
 
 ACCURACY = {  # per seed (1, 2)

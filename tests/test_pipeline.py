@@ -106,6 +106,39 @@ def test_every_figure_is_drawn_and_declared_as_a_plot(workspace) -> None:
         assert (run_folder / "roc.csv").read_text().startswith("fpr,tpr\n")
 
 
+def test_history_plots_run_over_whole_epochs_with_titled_axes(workspace) -> None:
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], workspace).stdout)["data"]
+    runs = {title: renders for title, renders in shown.items() if "history.csv" in title}
+    assert {f"runs/{name}/42/history.csv" for name in VARIATIONS} <= set(runs)
+    for renders in runs.values():  # each run's own curves: against epoch, never step
+        assert {render["content"]["encoding"]["x"]["field"] for render in renders} == {"epoch"}
+    for name in VARIATIONS:
+        for metric in ("accuracy", "loss"):
+            ((render,),) = [shown[f"{name} {metric}"]]
+            encoding = render["content"]["encoding"]
+            assert encoding["x"]["field"] == "epoch"
+            assert encoding["x"]["axis"] == {"format": "d", "tickMinStep": 1}
+            assert (encoding["x"]["title"], encoding["y"]["title"]) == ("epoch", metric)
+            epochs = {row["epoch"] for row in render["content"]["data"]["values"]}
+            assert epochs == {"1"}
+
+
+def test_a_registered_model_comes_back_with_dvc_artifacts_get(workspace, tmp_path) -> None:
+    # Register v4's model as the model registry does (a GTO tag on a commit with
+    # dvc.lock), get it, then put the workspace's git state back as it was.
+    identity = ["-c", "user.name=catdog", "-c", "user.email=catdog@example.com"]
+    run(["git", "add", "dvc.lock"], workspace)
+    run(["git", *identity, "commit", "-qm", "lock"], workspace)
+    try:
+        run(["git", *identity, "tag", "-a", "catdog-v4@v0.1.0", "-m", "v4"], workspace)
+        out = tmp_path / "v4.keras"
+        run(["dvc", "artifacts", "get", str(workspace), "catdog-v4", "-o", str(out)], tmp_path)
+        assert out.read_bytes() == (workspace / "models" / "v4" / "42.keras").read_bytes()
+    finally:
+        run(["git", "tag", "-d", "catdog-v4@v0.1.0"], workspace, check=False)
+        run(["git", "reset", "-q", "HEAD~1"], workspace)
+
+
 def test_a_second_repro_does_nothing(workspace) -> None:
     status = run(["dvc", "status"], workspace).stdout
     assert "up to date" in status
@@ -182,7 +215,7 @@ def plots_page(workspace, tmp_path_factory) -> Path:
 def test_plots_render_for_every_variation_with_no_network_scripts(plots_page) -> None:
     html = plots_page.read_text()
     for name in VARIATIONS:
-        assert f"plots/{name}/history.csv" in html
+        assert f'id = "{name}_accuracy"' in html and f'id = "{name}_loss"' in html  # dvc.yaml
         assert f'id = "plots_{name}_predictions_csv"' in html  # DVC's confusion template
         assert f'id = "plots_{name}_roc_csv"' in html
     assert "vegaEmbed(" in html and "<script>" in html  # vega inlined, not fetched

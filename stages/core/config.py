@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -229,7 +230,7 @@ def describe_validation_error(error: ValidationError) -> str:
     return "\n".join(_describe(problem) for problem in error.errors(include_url=False))
 
 
-def _describe(problem: dict) -> str:
+def _describe(problem: ErrorDetails) -> str:
     key = ".".join(str(part) for part in problem["loc"])
     message = problem["msg"]
     if problem["type"] == "extra_forbidden":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,10 @@ class Split:
     filenames: list[str]
 
 
+@overload
+def is_dog(dog_probability: np.ndarray) -> np.ndarray: ...
+@overload
+def is_dog(dog_probability: float) -> bool: ...
 def is_dog(dog_probability: np.ndarray | float) -> np.ndarray | bool:
     """The decision rule for the sigmoid output: dog at 0.5 and above (floats or arrays)."""
     return dog_probability >= 0.5

@@ -167,7 +167,7 @@ def _decode_chunk(task: tuple[int, list[str]]) -> list[str | None]:
     archive, fd, output = _worker["archive"], _worker["fd"], _worker["output"]
     limit = _worker["limit"]
     assert isinstance(archive, zipfile.ZipFile) and isinstance(output, _Output)
-    assert isinstance(limit, int)
+    assert isinstance(limit, int) and isinstance(fd, int)
     reasons: list[str | None] = []
     for row, name in enumerate(names, start=start):
         try:

@@ -126,7 +126,8 @@ def download(
             break
         except urllib.error.HTTPError as error:
             if error.code == 416:  # we asked past the archive's end
-                stated = (error.headers or {}).get("Content-Range", "")  # bytes */<total>
+                headers = error.headers
+                stated = headers.get("Content-Range", "") if headers else ""  # bytes */<total>
                 total = stated.rsplit("/", 1)[-1].strip()
                 if total.isdigit() and int(total) != size:
                     raise _size_mismatch(url, int(total), size) from None

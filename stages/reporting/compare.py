@@ -99,9 +99,9 @@ def comparison_rows(
                 "-" if pair is None else _p_value(pair.p_value),
                 "-" if pair is None else pair.verdict,
                 _number(mine["loss"]),
-                _delta(mine["loss"], parent and parent["loss"]),
+                _delta(mine["loss"], parent["loss"] if parent else None),
                 _number(mine["roc_auc"]),
-                _delta(mine["roc_auc"], parent and parent["roc_auc"]),
+                _delta(mine["roc_auc"], parent["roc_auc"] if parent else None),
                 _number(mine["precision"]),
                 _number(mine["recall"]),
                 f"{mine['params']:,}",
@@ -168,7 +168,7 @@ def read_results(params: Params, inputs: CompareInputs) -> dict[str, dict]:
 
 def read_verdicts(params: Params, runs: Path) -> dict[str, list[Verdicts]]:
     """Every variation's per-photo verdicts, one entry per seed in train.seeds' order."""
-    verdicts = {}
+    verdicts: dict[str, list[Verdicts]] = {}
     for name in params.variations:
         verdicts[name] = []
         for seed in params.train.seeds:

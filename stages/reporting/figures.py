@@ -22,9 +22,12 @@ from matplotlib.ticker import MaxNLocator
 from stages.core.atomic import atomic_path
 from stages.core.dataset import CLASS_NAMES
 
-DPI = 100
+# 300 dpi: fit for print in a paper.
+DPI = 300
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
 RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#cf222e"
+# A photo whose truth is not known (`catdog predict`): neither right nor wrong.
+UNKNOWN_COLOR = "black"
 
 
 def save_figure(figure: Figure, path: Path | str) -> None:
@@ -214,15 +217,18 @@ class Labelled:
 
 
 def gallery_figure(items: Sequence[Labelled], title: str, columns: int = 4) -> Figure:
-    """Fig. 14: photos with 'probably a CAT, 96.86%'; green if right, red if wrong."""
+    """Fig. 14: photos with 'probably a CAT, 96.86%'; green if right, red if wrong, black
+    where the truth is not known."""
     captions, colors = [], []
     for item in items:
         line = f"probably a {item.label.upper()}\n{item.confidence:.2%} confidence"
         if item.truth is not None:
             line += f"\n(actually a {item.truth})"
         captions.append(f"{item.caption}\n{line}" if item.caption else line)
-        right = item.truth is None or item.truth == item.label
-        colors.append(RIGHT_COLOR if right else WRONG_COLOR)
+        if item.truth is None:
+            colors.append(UNKNOWN_COLOR)
+        else:
+            colors.append(RIGHT_COLOR if item.truth == item.label else WRONG_COLOR)
     return photo_grid_figure(
         [item.pixels for item in items], captions, title, colors=colors, columns=columns
     )

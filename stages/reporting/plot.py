@@ -92,11 +92,19 @@ def variation_figures(
 
 
 def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.ndarray) -> list:
-    """The first few test photos of each class (by filename), with the model's verdict."""
-    ordered = predictions.sort_values("filename", kind="stable")
-    chosen = pd.concat(
-        [ordered[ordered["actual"] == c].head(GALLERY_PER_CLASS) for c in CLASS_NAMES]
-    )
+    """Per class, the model's most confident mistakes beside its most confident right
+    verdicts (GALLERY_PER_CLASS photos, up to half of them mistakes; ties by filename)."""
+    scored = predictions.assign(
+        _confidence=(predictions["dog_probability"] - 0.5).abs(),
+        _wrong=predictions["actual"] != predictions["predicted"],
+    ).sort_values(["_confidence", "filename"], ascending=[False, True], kind="stable")
+    parts = []
+    for name in CLASS_NAMES:
+        of_class = scored[scored["actual"] == name]
+        wrong = of_class[of_class["_wrong"]].head(GALLERY_PER_CLASS // 2)
+        right = of_class[~of_class["_wrong"]].head(GALLERY_PER_CLASS - len(wrong))
+        parts.extend([wrong, right])
+    chosen = pd.concat(parts)
     row_of = dict(zip(index["filename"], index["row"], strict=True))
     items = []
     for record in chosen.itertuples(index=False):
@@ -148,6 +156,9 @@ def summary_figures(
     items = gallery_items(predictions, _index(inputs.cache.index), pixels)
     ranked = "best" if verdict["best_is_supported"] else "highest"
     run_name = best if len(verdict["seeds"]) == 1 else f"{best}, seed {seed}"
-    title = f"Predictions of {run_name} ({ranked} by {verdict['best_by']}) on test photos"
+    title = (
+        f"Predictions of {run_name} ({ranked} by {verdict['best_by']}) on test photos:"
+        " its most confident mistakes and right verdicts"
+    )
     save_figure(gallery_figure(items, title), outputs.gallery)
     return best
