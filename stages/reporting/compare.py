@@ -17,9 +17,9 @@ import pandas as pd
 from stages.core.atomic import write_json, write_text
 from stages.core.config import Params
 from stages.core.errors import CatdogError
+from stages.core.runs import run_paths
 from stages.reporting.paired import PairedComparison, Verdicts, compare_runs, seed_interval
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
-from stages.reporting.summarize import run_paths
 
 COLUMNS = (
     "variation",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stages.core.dataset import CLASS_NAMES, CachePaths, label_of
+from stages.core.runs import run_paths
 from stages.reporting.figures import (
     Labelled,
     class_counts_figure,
@@ -22,7 +23,6 @@ from stages.reporting.figures import (
     samples_figure,
     save_figure,
 )
-from stages.reporting.summarize import run_paths
 
 GALLERY_PER_CLASS = 4
 

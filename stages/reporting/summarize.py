@@ -21,6 +21,7 @@ from scipy import stats
 
 from stages.core.atomic import write_csv, write_json
 from stages.core.errors import CatdogError
+from stages.core.runs import RunPaths, run_paths
 
 # Test metrics (evaluate's) and training metrics (train's) summarised over seeds.
 TEST_METRICS = ("accuracy", "loss", "precision", "recall", "roc_auc")
@@ -29,39 +30,6 @@ TRAIN_METRICS = ("train_seconds", "train_images_per_second", "steady_train_image
 CONSTANTS = ("params", "epochs", "test_images")
 HISTORY_COLUMNS = ("accuracy", "loss", "val_accuracy", "val_loss")
 CONFIDENCE = 0.95
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """One training run's files (`runs/<variation>/<seed>/`): train's summary and history,
-    evaluate's test metrics, per-photo verdicts and ROC points."""
-
-    folder: Path
-
-    @property
-    def train(self) -> Path:
-        return self.folder / "train.json"
-
-    @property
-    def history(self) -> Path:
-        return self.folder / "history.csv"
-
-    @property
-    def test(self) -> Path:
-        return self.folder / "test.json"
-
-    @property
-    def predictions(self) -> Path:
-        return self.folder / "predictions.csv"
-
-    @property
-    def roc(self) -> Path:
-        return self.folder / "roc.csv"
-
-
-def run_paths(runs: Path, variation: str, seed: int) -> RunPaths:
-    """Where dvc.yaml puts the run of `variation` from `seed` under the folder `runs`."""
-    return RunPaths(runs / variation / str(seed))
 
 
 def read_run(paths: RunPaths, stage: str) -> dict:
