@@ -9,24 +9,47 @@ export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# The offline demo: the synthetic set, all six variations, a few epochs each.
+# The offline demo: the synthetic set, all six variations, a few epochs each, run as the
+# DVC experiment $(DEMO_NAME) in a temporary copy of the workspace (dvc exp run --temp):
+# params.yaml and the workspace stay the study's. A second `make demo` replaces the
+# experiment; unchanged stages come back from DVC's run-cache.
 DEMO_EPOCHS ?= 6
+DEMO_NAME ?= demo
 VARIATIONS := base v1 v2 v3 v4 v5
 DEMO_SETTINGS := -S data.source=synthetic $(foreach v,$(VARIATIONS),-S variations.$(v).epochs=$(DEMO_EPOCHS))
 
-.PHONY: setup demo test test-fast lint mutate
+.PHONY: setup constraints demo test test-fast lint mutate
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installed from constraints.txt: the exact versions the project was tested with.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# After a change of pyproject.toml's dependencies: re-resolve them in a fresh venv and
+# write the versions it installed to constraints.txt.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet -e '.[dev]'
+	{ sed -n '1,/^# Linux/p' constraints.txt; \
+	  .venv-constraints/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
+
 demo: setup
-	$(BIN)/dvc exp run $(DEMO_SETTINGS)
-	$(BIN)/dvc metrics show
+	@$(BIN)/dvc exp remove $(DEMO_NAME) >/dev/null 2>&1 || true
+	$(BIN)/dvc exp run --temp --name $(DEMO_NAME) $(DEMO_SETTINGS)
+	@report=$$(mktemp) && \
+	  $(BIN)/dvc get . metrics/compare.md --rev $(DEMO_NAME) --force -o "$$report" && \
+	  cat "$$report" && rm -f "$$report"
+	@echo
+	@echo "The demo is the experiment '$(DEMO_NAME)'; params.yaml is untouched. See it with:"
+	@echo "  dvc exp show --only-changed    dvc plots diff $(DEMO_NAME)    dvc exp apply $(DEMO_NAME)"
 
 # The whole suite: unit, end to end with real DVC, learning; the 15 slowest listed.
 test: setup lint
@@ -36,9 +59,11 @@ test: setup lint
 test-fast: setup lint
 	$(BIN)/pytest -m "not slow" --durations=10
 
+# ruff (also as a pre-commit hook: .pre-commit-config.yaml) and mypy on stages/.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Mutation testing (mutmut, offline): mutate the core modules' functions and check that the
 # fast tests fail on each mutant ([tool.mutmut] in pyproject.toml; the score is in README.md).

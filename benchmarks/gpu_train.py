@@ -63,7 +63,7 @@ def epoch_function(params: Params, name: str, train_count: int, test_count: int)
 
     variation = params.variation(name)
     classifier = build_classifier(variation, params.image, name=name)
-    trainer = build_trainer(classifier, params.augment, params.train.seed)
+    trainer = build_trainer(classifier, params.augment, params.train.seeds[0])
     optimizer = build_optimizer(variation)
     optimizer.build(trainer.trainable_variables)
     batch = variation.batch_size
@@ -120,7 +120,7 @@ def train_variation(params: Params, name: str, epochs: int, data: tuple) -> dict
 
     train_x, train_y, test_x, test_y = data
     classifier, state, epoch = epoch_function(params, name, len(train_y), len(test_y))
-    key = jax.random.PRNGKey(params.train.seed)
+    key = jax.random.PRNGKey(params.train.seeds[0])
     started = time.perf_counter()
     for _ in range(epochs):
         key, shuffle = jax.random.split(key)
@@ -157,9 +157,9 @@ def main(
     params = load_params(params_file)
     names = [name for name in variations.split(",") if name] or list(params.variations)
     keras.config.set_dtype_policy(precision or params.train.precision)
-    keras.utils.set_random_seed(params.train.seed)
+    keras.utils.set_random_seed(params.train.seeds[0])
     images, labels = synthetic_photos(
-        photos, params.image.height, params.image.width, params.train.seed
+        photos, params.image.height, params.image.width, params.train.seeds[0]
     )
     cut = int(len(labels) * (1 - TEST_FRACTION))
     data = tuple(

@@ -79,11 +79,11 @@ def main(
     with dtype_policy(precision):
         classifier = build_classifier(chosen, params.image)
         trainer = compile_model(
-            build_trainer(classifier, params.augment, params.train.seed),
+            build_trainer(classifier, params.augment, params.train.seeds[0]),
             chosen,
             params.train.steps_per_execution,
         )
-    data = fit_data(split, split, chosen.batch_size, params.train.seed)
+    data = fit_data(split, split, chosen.batch_size, params.train.seeds[0])
     data.pop("validation_data")
     trainer.fit(**data, epochs=1, verbose=0)
     with tempfile.TemporaryDirectory() as profile_dir:

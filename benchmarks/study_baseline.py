@@ -92,7 +92,7 @@ def main(
     started = time.perf_counter()
     params = load_params(params_file)
     chosen = params.variation(variation)
-    seed_everything(params.train.seed)
+    seed_everything(params.train.seeds[0])
     size = (params.image.height, params.image.width)
     train, test = study_generators(photos, train_csv, test_csv, size, chosen.batch_size)
     model = compile_model(build_classifier(chosen, params.image, rescale=False), chosen)

@@ -36,7 +36,7 @@ import pandas as pd
 import typer
 from flops import dtype_of
 from ingest import full_size_archive
-from workspace_copy import REPO, edit_params, make_workspace, run, set_params
+from workspace_copy import REPO, edit_params, first_run, make_workspace, run, set_params
 
 
 def prepared_workspace(workdir: Path, archive: Path) -> Path:
@@ -61,10 +61,11 @@ def prepared_workspace(workdir: Path, archive: Path) -> Path:
 def time_ours(workspace: Path, variation: str) -> tuple[float, float]:
     """Whole-process seconds of `dvc repro -f train@<variation>`, and the steady training
     img/s it recorded."""
+    stage, summary_path = first_run(workspace, variation)
     started = time.perf_counter()
-    run(["dvc", "repro", "-f", f"train@{variation}"], workspace)
+    run(["dvc", "repro", "-f", stage], workspace)
     seconds = time.perf_counter() - started
-    summary = json.loads((workspace / f"models/{variation}.train.json").read_text())
+    summary = json.loads(summary_path.read_text())
     return seconds, summary["steady_train_images_per_second"]
 
 

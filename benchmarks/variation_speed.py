@@ -4,7 +4,7 @@ the FLOP ceiling of each.
 Uses `train_speed.py`'s scratch workspace (the same archive and split), reproduces
 `train@<variation>` for every variation at each precision with `--epochs` epochs, and
 reads the steady-state training img/s (first epoch and validation left out) that the
-stage records in `models/<variation>.train.json`. The ceilings are measured in the
+stage records in `runs/<variation>/<seed>/train.json`. The ceilings are measured in the
 same run (`benchmarks/flops.py`).
 
     python benchmarks/variation_speed.py             # 5,000 photos, 2 epochs
@@ -21,7 +21,7 @@ import typer
 from flops import ceiling_images_per_second, dtype_of, matmul_flops_per_second
 from ingest import full_size_archive
 from train_speed import prepared_workspace
-from workspace_copy import edit_params, run, set_params
+from workspace_copy import edit_params, first_run, run, set_params
 
 from stages.core.config import load_params
 
@@ -35,8 +35,9 @@ def steady_rates(workspace: Path, names: list[str], precision: str, epochs: int)
     edit_params(workspace, set_params(settings))
     rates = {}
     for name in names:
-        run(["dvc", "repro", "--single-item", f"train@{name}"], workspace)
-        summary = json.loads((workspace / f"models/{name}.train.json").read_text())
+        stage, summary_path = first_run(workspace, name)
+        run(["dvc", "repro", "--single-item", stage], workspace)
+        summary = json.loads(summary_path.read_text())
         rates[name] = summary["steady_train_images_per_second"]
         print(f"{name} {precision}: {rates[name]:.0f} img/s", file=sys.stderr, flush=True)
     return rates

@@ -18,9 +18,13 @@ PROJECT_FILES = (
     "params.yaml",
     "stages",
     ".dvc/config",
+    ".dvc/plots",  # the `epochs` plot template dvc.yaml names
     ".dvcignore",
     ".gitignore",
     "vendor",  # the offline `dvc plots show` template .dvc/config names
+    "microsoft",  # download's dependency for each named data.source (see dvc.yaml)
+    "kaggle",
+    "synthetic",
 )
 
 
@@ -110,3 +114,11 @@ def commit(root: Path, message: str) -> None:
     run(["git", "add", "-A"], root)
     identity = ["-c", "user.name=catdog", "-c", "user.email=catdog@example.com"]
     run(["git", *identity, "commit", "-qm", message], root)
+
+
+def first_run(workspace: Path, variation: str) -> tuple[str, Path]:
+    """The train stage of `variation` from the first of train.seeds, and the training
+    summary it writes: (`train@<variation>-<seed>`, `runs/<variation>/<seed>/train.json`)."""
+    yaml = YAML(typ="safe")
+    seed = yaml.load((workspace / "params.yaml").read_text())["train"]["seeds"][0]
+    return f"train@{variation}-{seed}", workspace / "runs" / variation / str(seed) / "train.json"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -65,7 +64,8 @@ def user_errors(command: F) -> F:
         except CatdogError as error:
             if session.debug:
                 raise
-            typer.echo(f"error: {error}", err=True)
+            for line in str(error).splitlines():  # several problems: one line each
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -111,13 +111,14 @@ def decode(
     archive: Annotated[Path, typer.Option(help="The photo archive (either layout).")],
     images: Annotated[Path, typer.Option(help="Output: decoded pixels, .npy (N, H, W, 3).")],
     index: Annotated[Path, typer.Option(help="Output: filename,category,row per photo kept.")],
-    rejected: Annotated[Path, typer.Option(help="Output: filename,reason of dropped files.")],
+    rejected: Annotated[
+        Path, typer.Option(help="Output: filename,category,reason of dropped files.")
+    ],
 ) -> None:
     """Decode every photo once (all cores) into the cache all variations share."""
-    from stages.ingest.decode import run
+    from stages.ingest.decode import DecodeInputs, DecodeOutputs, run
 
-    params = _params()
-    run(archive, params.image.height, params.image.width, images, index, rejected)
+    run(_params().image, DecodeInputs(archive), DecodeOutputs(images, index, rejected))
 
 
 @app.command()
@@ -126,22 +127,29 @@ def split(
     index: Annotated[Path, typer.Option(help="The decode stage's index CSV.")],
     train: Annotated[Path, typer.Option(help="Output: train split CSV.")],
     test: Annotated[Path, typer.Option(help="Output: test split CSV.")],
+    validation: Annotated[
+        Path, typer.Option(help="Output: validation CSV (the test rows under validation: test).")
+    ],
 ) -> None:
-    """Split the decoded photos into stratified, seeded train and test CSVs."""
-    from stages.ingest.split import run
+    """Split the decoded photos into stratified, seeded train, test and validation CSVs."""
+    from stages.ingest.split import SplitInputs, SplitOutputs, run
 
-    params = _params()
-    run(index, params.split.test_size, params.split.seed, train, test)
+    run(_params().split, SplitInputs(index), SplitOutputs(train, test, validation))
 
 
 @app.command()
 @user_errors
 def train(
     variation: VariationArgument,
+    seed: Annotated[
+        int, typer.Option(help="One of train.seeds: initialisation, shuffling, augmentation.")
+    ],
     images: ImagesOption,
     index: IndexOption,
     train_csv: Annotated[Path, typer.Option(help="The train split CSV.")],
-    test_csv: Annotated[Path, typer.Option(help="The test split CSV (validation curves).")],
+    validation_csv: Annotated[
+        Path, typer.Option(help="The validation split CSV (the per-epoch curves).")
+    ],
     model: Annotated[Path, typer.Option(help="Output: the trained .keras model.")],
     history: Annotated[Path, typer.Option(help="Output: per-epoch history CSV.")],
     summary: Annotated[Path, typer.Option(help="Output: training time summary JSON.")],
@@ -149,26 +157,20 @@ def train(
         Path, typer.Option(help="Folder for resume checkpoints (outside DVC's outputs).")
     ],
 ) -> None:
-    """Train one variation, resuming from its checkpoint after a crash."""
+    """Train one variation from one seed, resuming from its checkpoint after a crash."""
     params = _params()
     params.variation(variation)
+    params.seed(seed)
     from stages.core.dataset import CachePaths
     from stages.core.threads import apply_thread_limit
     from stages.training.distribution import distribution_scope
-    from stages.training.train import TrainOutputs
+    from stages.training.train import TrainInputs, TrainOutputs
     from stages.training.train import train as train_variation
 
     apply_thread_limit()
+    inputs = TrainInputs(CachePaths(images, index), train_csv, validation_csv, checkpoints)
     with distribution_scope(params.train.distribution):
-        train_variation(
-            params,
-            variation,
-            CachePaths(images, index),
-            train_csv,
-            test_csv,
-            TrainOutputs(model, history, summary),
-            checkpoints,
-        )
+        train_variation(params, variation, seed, inputs, TrainOutputs(model, history, summary))
 
 
 @app.command()
@@ -176,7 +178,6 @@ def train(
 def evaluate(
     variation: VariationArgument,
     model: Annotated[Path, typer.Option(help="The trained .keras model.")],
-    summary: Annotated[Path, typer.Option(help="The training summary JSON.")],
     images: ImagesOption,
     index: IndexOption,
     test_csv: Annotated[Path, typer.Option(help="The test split CSV.")],
@@ -190,26 +191,50 @@ def evaluate(
     _params().variation(variation)
     from stages.core.dataset import CachePaths
     from stages.core.threads import apply_thread_limit
-    from stages.reporting.evaluate import EvaluateOutputs
+    from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs
     from stages.reporting.evaluate import evaluate as evaluate_model
 
     apply_thread_limit()
-    outputs = EvaluateOutputs(metrics, predictions, roc)
-    evaluate_model(model, summary, CachePaths(images, index), test_csv, outputs)
+    inputs = EvaluateInputs(model, CachePaths(images, index), test_csv)
+    evaluate_model(inputs, EvaluateOutputs(metrics, predictions, roc))
+
+
+@app.command()
+@user_errors
+def summarize(
+    variation: VariationArgument,
+    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
+    metrics: Annotated[Path, typer.Option(help="Output: the variation's metrics over seeds.")],
+    history: Annotated[Path, typer.Option(help="Output: the mean history over seeds (CSV).")],
+) -> None:
+    """Sum one variation's runs up over train.seeds: mean, sd, 95% CI, per-seed values."""
+    params = _params()
+    params.variation(variation)
+    from stages.reporting.summarize import SummarizeInputs, SummarizeOutputs
+    from stages.reporting.summarize import summarize as summarize_variation
+
+    outputs = SummarizeOutputs(metrics, history)
+    summarize_variation(variation, params.train.seeds, SummarizeInputs(runs_dir), outputs)
 
 
 @app.command()
 @user_errors
 def compare(
     metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
+    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
     out: Annotated[Path, typer.Option(help="Output: the Markdown comparison.")],
-    html: Annotated[Path | None, typer.Option(help="Output: the comparison's HTML twin.")] = None,
+    html: Annotated[Path, typer.Option(help="Output: the comparison's HTML twin.")],
+    json_out: Annotated[
+        Path, typer.Option("--json", help="Output: the verdict as JSON (the best variation).")
+    ],
 ) -> None:
     """Tabulate every variation with its deltas against the one it builds on, beside the
     study's figures, and name the best by compare.best_by."""
+    from stages.reporting.compare import CompareInputs, CompareOutputs
     from stages.reporting.compare import compare as compare_variations
 
-    typer.echo(compare_variations(_params(), metrics_dir, out, html))
+    inputs = CompareInputs(metrics_dir, runs_dir)
+    typer.echo(compare_variations(_params(), inputs, CompareOutputs(out, html, json_out)))
 
 
 PngOption = Annotated[Path, typer.Option(help="Output: a PNG figure.")]
@@ -226,43 +251,58 @@ def figures_data(
 ) -> None:
     """Draw the class counts (before and after rejected files) and sample photos."""
     _params()
-    from stages.reporting.plot import data_figures
+    from stages.core.dataset import CachePaths
+    from stages.reporting.plot import DataFigureInputs, DataFigureOutputs, data_figures
 
-    data_figures(images, index, rejected, class_counts, samples)
+    inputs = DataFigureInputs(CachePaths(images, index), rejected)
+    data_figures(inputs, DataFigureOutputs(class_counts, samples))
 
 
 @app.command("figures")
 @user_errors
 def figures_variation(
     variation: VariationArgument,
-    history: Annotated[Path, typer.Option(help="The per-epoch history CSV.")],
-    metrics: Annotated[Path, typer.Option(help="The variation's metrics JSON.")],
-    roc: Annotated[Path, typer.Option(help="The ROC curve's fpr,tpr CSV.")],
+    history: Annotated[Path, typer.Option(help="The mean per-epoch history CSV.")],
+    metrics: Annotated[Path, typer.Option(help="The variation's metrics JSON (over seeds).")],
+    roc: Annotated[Path, typer.Option(help="One run's ROC curve, fpr,tpr CSV.")],
+    roc_seed: Annotated[int, typer.Option(help="The seed of that run.")],
     curves: PngOption,
     confusion: PngOption,
     roc_figure: PngOption,
 ) -> None:
     """Draw one variation's accuracy and loss curves, confusion matrix and ROC curve."""
-    _params().variation(variation)
-    from stages.reporting.plot import variation_figures
+    params = _params()
+    params.variation(variation)
+    from stages.reporting.plot import (
+        VariationFigureInputs,
+        VariationFigureOutputs,
+        variation_figures,
+    )
 
-    variation_figures(variation, history, metrics, roc, (curves, confusion, roc_figure))
+    held_out = "test" if params.split.validation == "test" else "validation"
+    inputs = VariationFigureInputs(history, metrics, roc, roc_seed)
+    outputs = VariationFigureOutputs(curves, confusion, roc_figure)
+    variation_figures(variation, held_out, inputs, outputs)
 
 
 @app.command("figures-all")
 @user_errors
 def figures_all(
-    plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv etc.")],
-    metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
+    plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv.")],
+    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
+    comparison: Annotated[Path, typer.Option(help="The compare stage's verdict JSON.")],
     images: ImagesOption,
     index: IndexOption,
     overlay: PngOption,
     gallery: PngOption,
 ) -> None:
     """Overlay every variation's test curves; draw the best variation's predictions."""
-    from stages.reporting.plot import summary_figures
+    from stages.core.dataset import CachePaths
+    from stages.reporting.plot import SummaryFigureInputs, SummaryFigureOutputs, summary_figures
 
-    best = summary_figures(_params(), plots_dir, metrics_dir, images, index, (overlay, gallery))
+    variations = list(_params().variations)
+    inputs = SummaryFigureInputs(plots_dir, runs_dir, comparison, CachePaths(images, index))
+    best = summary_figures(variations, inputs, SummaryFigureOutputs(overlay, gallery))
     typer.echo(f"figures-all: the gallery shows {best}'s predictions")
 
 
@@ -286,7 +326,9 @@ def predict(
     photos: Annotated[
         list[Path], typer.Argument(help="Photos, folders of photos, or globs ('pets/*.jpg').")
     ],
-    model: Annotated[Path, typer.Option(help="A trained .keras model.")] = Path("models/v4.keras"),
+    model: Annotated[
+        Path, typer.Option(help="A trained .keras model (models/<variation>/<seed>.keras).")
+    ] = Path("models/v4/42.keras"),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of {file, label, confidence}.")
     ] = False,
@@ -341,4 +383,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

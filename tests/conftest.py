@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from stages.core.config import ImageParams, SplitParams
+from stages.core.dataset import CachePaths
+from stages.ingest import decode, split
+from stages.reporting.summarize import SummarizeInputs, SummarizeOutputs, summarize
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -48,3 +55,97 @@ def microsoft_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def kaggle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic archive in Kaggle's nested layout."""
     return _small_archive(tmp_path_factory, "kaggle", "dogs-vs-cats.zip")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An archive decoded and split, as the decode and split stages leave it."""
+
+    root: Path
+    cache: CachePaths
+    train_csv: Path
+    test_csv: Path
+
+
+def decode_and_split(archive: Path, root: Path, side: int = 120, seed: int = 42) -> Prepared:
+    """Run the decode stage (side x side pixels) and an 80/20 split into `root`."""
+    prepared = Prepared(
+        root,
+        CachePaths(root / "images.npy", root / "index.csv"),
+        root / "train.csv",
+        root / "test.csv",
+    )
+    decode.run(
+        ImageParams(height=side, width=side),
+        decode.DecodeInputs(archive),
+        decode.DecodeOutputs(prepared.cache.images, prepared.cache.index, root / "rejected.csv"),
+    )
+    split.run(
+        SplitParams(test_size=0.2, seed=seed, validation="test"),
+        split.SplitInputs(prepared.cache.index),
+        split.SplitOutputs(prepared.train_csv, prepared.test_csv, root / "validation.csv"),
+    )
+    return prepared
+
+
+@pytest.fixture(scope="session")
+def small_prepared(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path) -> Prepared:
+    """The small Microsoft-layout archive decoded at 120x120 and split 80/20 (seed 42).
+    Shared: tests read it and write their outputs elsewhere."""
+    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("prepared"))
+
+
+PHOTOS = 100
+
+
+def write_fake_run(run: Path, accuracy: float, loss: float = 0.3, seed: int = 42) -> None:
+    """A run folder as train and evaluate leave it, on PHOTOS test photos of which the first
+    `accuracy * PHOTOS` are labelled right (so two runs disagree on a known set)."""
+    run.mkdir(parents=True, exist_ok=True)
+    right = round(accuracy * PHOTOS)
+    actual = ["cat" if i % 2 == 0 else "dog" for i in range(PHOTOS)]
+    flipped = {"cat": "dog", "dog": "cat"}
+    predicted = [a if i < right else flipped[a] for i, a in enumerate(actual)]
+    rows = ["filename,actual,predicted,dog_probability"]
+    rows += [
+        f"p{i:03}.jpg,{a},{p},{0.9 if p == 'dog' else 0.1}"
+        for i, (a, p) in enumerate(zip(actual, predicted, strict=True))
+    ]
+    (run / "predictions.csv").write_text("\n".join(rows) + "\n")
+    (run / "roc.csv").write_text("fpr,tpr\n0.0,0.0\n0.1,0.8\n1.0,1.0\n")
+    (run / "history.csv").write_text(
+        f"epoch,accuracy,loss,val_accuracy,val_loss\n1,0.6,0.7,0.6,0.7\n2,{accuracy},{loss},{accuracy},{loss}\n"
+    )
+    test = {
+        "accuracy": right / PHOTOS,
+        "loss": loss,
+        "precision": 0.8,
+        "recall": 0.7,
+        "roc_auc": 0.9,
+        "confusion": {"tn": 1, "fp": 1, "fn": 1, "tp": 1},
+        "test_images": PHOTOS,
+    }
+    train = {
+        "params": 6930289,
+        "train_seconds": 12.5,
+        "train_images_per_second": 250.0,
+        "steady_train_images_per_second": 300.0,
+        "epochs": 2,
+        "seed": seed,
+    }
+    (run / "test.json").write_text(json.dumps(test))
+    (run / "train.json").write_text(json.dumps(train))
+
+
+def write_fake_study(
+    root: Path, accuracy: dict[str, list[float]], loss: dict[str, float], seeds: list[int]
+) -> tuple[Path, Path]:
+    """`root/runs/<v>/<seed>/` for each variation and seed (accuracies in seed order), then
+    the real summarize stage over them into `root/metrics/<v>.json`. Returns (metrics, runs)."""
+    runs, metrics = root / "runs", root / "metrics"
+    for name, values in accuracy.items():
+        for seed, value in zip(seeds, values, strict=True):
+            write_fake_run(runs / name / str(seed), value, loss[name], seed)
+        outputs = SummarizeOutputs(metrics / f"{name}.json", root / "plots" / name / "history.csv")
+        summarize(name, seeds, SummarizeInputs(runs), outputs)
+    return metrics, runs

@@ -9,9 +9,9 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import decode_and_split
 from ruamel.yaml import YAML
 
-from stages.ingest import decode, split
 from stages.ingest.synthetic import write_synthetic_archive
 
 pytestmark = pytest.mark.slow
@@ -45,9 +45,8 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
         yaml.dump(params, handle)
     archive = tmp_path / "photos.zip"
     write_synthetic_archive(archive, 600, seed=0, layout="microsoft", workers=2)
-    images, index = tmp_path / "images.npy", tmp_path / "index.csv"
-    decode.run(archive, SIDE, SIDE, images, index, tmp_path / "rejected.csv")
-    split.run(index, 0.2, 42, tmp_path / "train.csv", tmp_path / "test.csv")
+    prepared = decode_and_split(archive, tmp_path / "data", SIDE)
+    images, index = prepared.cache.images, prepared.cache.index
     common = ["--images", str(images), "--index", str(index)]
     model, summary = tmp_path / "v4.keras", tmp_path / "v4.train.json"
     trained = catdog(
@@ -56,11 +55,13 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
             str(params_path),
             "train",
             "v4",
+            "--seed",
+            "42",
             *common,
             "--train-csv",
-            str(tmp_path / "train.csv"),
-            "--test-csv",
-            str(tmp_path / "test.csv"),
+            str(prepared.train_csv),
+            "--validation-csv",
+            str(prepared.test_csv),
             "--model",
             str(model),
             "--history",
@@ -83,10 +84,8 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
             *common,
             "--model",
             str(model),
-            "--summary",
-            str(summary),
             "--test-csv",
-            str(tmp_path / "test.csv"),
+            str(prepared.test_csv),
             "--metrics",
             str(tmp_path / "v4.json"),
             "--predictions",

@@ -18,7 +18,6 @@ from study_baseline import main as study_baseline
 from typer.testing import CliRunner
 
 from stages.core.config import load_params
-from stages.ingest import decode, split
 from stages.training.model import build_classifier
 
 
@@ -34,20 +33,20 @@ def test_v4_multiply_adds_counted_from_the_layer_shapes(repo) -> None:
 
 
 @pytest.mark.slow
-def test_study_baseline_trains_from_jpeg_files(microsoft_zip, repo, tmp_path) -> None:
-    cache, index = tmp_path / "images.npy", tmp_path / "index.csv"
-    decode.run(microsoft_zip, 120, 120, cache, index, tmp_path / "rejected.csv")
-    split.run(index, 0.2, 0, tmp_path / "train.csv", tmp_path / "test.csv")
+def test_study_baseline_trains_from_jpeg_files(
+    microsoft_zip, small_prepared, repo, tmp_path
+) -> None:
+    index = small_prepared.cache.index
     with zipfile.ZipFile(microsoft_zip) as archive:
         archive.extractall(tmp_path / "photos", members=pd.read_csv(index)["filename"])
     arguments = ["--photos", str(tmp_path / "photos"), "--epochs", "2"]
-    arguments += ["--train-csv", str(tmp_path / "train.csv")]
-    arguments += ["--test-csv", str(tmp_path / "test.csv")]
+    arguments += ["--train-csv", str(small_prepared.train_csv)]
+    arguments += ["--test-csv", str(small_prepared.test_csv)]
     arguments += ["--params", str(repo / "params.yaml")]
     result = CliRunner().invoke(study_baseline_app(), arguments)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["train_images"] == len(pd.read_csv(tmp_path / "train.csv"))
+    assert summary["train_images"] == len(pd.read_csv(small_prepared.train_csv))
     assert summary["steady_train_images_per_second"] > 0
 
 

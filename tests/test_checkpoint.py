@@ -31,10 +31,10 @@ def inputs(tmp_path, repo) -> dict:
     }
 
 
-def folder(inputs: dict, params: Params | None = None, name: str = "v4") -> Path:
+def folder(inputs: dict, params: Params | None = None, name: str = "v4", seed: int = 42) -> Path:
     return checkpoint_folder(
         inputs["root"], params or inputs["params"], name, inputs["cache"], inputs["train"],
-        inputs["test"],
+        inputs["test"], seed,
     )  # fmt: skip
 
 
@@ -50,10 +50,17 @@ def _with_variation(params: Params, name: str, **changes: object) -> Params:
 def test_the_folder_is_the_variation_and_a_stable_fingerprint(inputs) -> None:
     first = folder(inputs)
     assert first.parent == inputs["root"]
-    assert first.name.startswith("v4-") and len(first.name) == len("v4-") + 12
+    assert first.name.startswith("v4-42-") and len(first.name) == len("v4-42-") + 12
     assert folder(inputs) == first
-    assert folder(inputs, name="v5").name.startswith("v5-")
-    assert folder(inputs, name="v5").name[3:] != first.name[3:]
+    assert folder(inputs, name="v5").name.startswith("v5-42-")
+    assert folder(inputs, name="v5").name[6:] != first.name[6:]
+    assert folder(inputs, seed=7).name.startswith("v4-7-")
+    assert folder(inputs, seed=7).name[5:] != first.name[6:]
+
+
+def test_adding_a_seed_keeps_the_other_seeds_checkpoints(inputs) -> None:
+    more = _with(inputs["params"], "train", seeds=[42, 7])
+    assert folder(inputs, more) == folder(inputs)
 
 
 def _edit_file(path: Path) -> None:
@@ -94,7 +101,6 @@ PARAM_CHANGES = {
     "learning_rate": lambda p: _with_variation(p, "v4", learning_rate=0.0005),
     "image": lambda p: _with(p, "image", height=100),
     "augment": lambda p: _with(p, "augment", rotation=5.0),
-    "train.seed": lambda p: _with(p, "train", seed=7),
     "train.precision": lambda p: _with(p, "train", precision="mixed_bfloat16"),
 }
 

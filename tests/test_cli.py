@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import write_fake_study
 from typer.testing import CliRunner
 
 from stages.cli import app
@@ -46,6 +47,8 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(tmp_path, bad_params)
             str(tmp_path / "train.csv"),
             "--test",
             str(tmp_path / "test.csv"),
+            "--validation",
+            str(tmp_path / "validation.csv"),
         ],
     )
     assert result.exit_code == 2
@@ -56,6 +59,18 @@ def test_bad_params_exit_2_with_one_line_and_write_nothing(tmp_path, bad_params)
     assert sorted(tmp_path.iterdir()) == before
 
 
+def test_several_bad_params_are_each_one_error_line(tmp_path, repo) -> None:
+    path = tmp_path / "params.yaml"
+    text = (repo / "params.yaml").read_text().replace("batch_size: 32", "batch_size: -32")
+    path.write_text(text.replace("test_size: 0.2", "test_size: 2"))
+    result = runner.invoke(app, ["--params", str(path), "validate", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: split.test_size: Input should be less than 1 (got 2)",
+        f"error: {path}: variations.v5.batch_size: Input should be greater than 0 (got -32)",
+    ]
+
+
 def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
     result = runner.invoke(
         app,
@@ -64,10 +79,7 @@ def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
             str(bad_params),
             "--debug",
             "compare",
-            "--metrics-dir",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "c.md"),
+            *compare_options(tmp_path, tmp_path, tmp_path / "c.md"),
         ],
     )
     assert result.exit_code != 0
@@ -84,8 +96,6 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
             "v9",
             "--model",
             "m.keras",
-            "--summary",
-            "s.json",
             "--images",
             "i.npy",
             "--index",
@@ -104,34 +114,29 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
     assert "unknown variation 'v9'" in result.stderr
 
 
-def invoke_compare(params: Path, metrics_dir: Path, out: Path):
+def compare_options(metrics: Path, runs: Path, out: Path) -> list[str]:
+    """`catdog compare` reading summaries from `metrics` and per-seed runs from `runs`."""
+    return [
+        *("--metrics-dir", str(metrics), "--runs-dir", str(runs)),
+        *("--out", str(out), "--html", str(out.with_suffix(".html"))),
+        *("--json", str(out.with_suffix(".json"))),
+    ]
+
+
+def invoke_compare(params: Path, metrics: Path, runs: Path, out: Path):
     return runner.invoke(
-        app,
-        ["--params", str(params), "compare", "--metrics-dir", str(metrics_dir), "--out", str(out)],
+        app, ["--params", str(params), "compare", *compare_options(metrics, runs, out)]
     )
 
 
-def fake_metrics(accuracy: float, loss: float) -> dict:
-    return {
-        "accuracy": accuracy,
-        "loss": loss,
-        "precision": 0.8,
-        "recall": 0.7,
-        "roc_auc": 0.9,
-        "params": 6930289,
-        "train_seconds": 12.5,
-        "train_images_per_second": 250.0,
-        "confusion": {},
-        "epochs": 2,
-    }
+ACCURACY = {"base": [0.80], "v1": [0.82], "v2": [0.86], "v3": [0.85], "v4": [0.91], "v5": [0.84]}
+LOSS = {"base": 0.5, "v1": 0.45, "v2": 0.3, "v3": 0.31, "v4": 0.26, "v5": 0.2}
 
 
 def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> None:
-    accuracies = {"base": 0.80, "v1": 0.82, "v2": 0.86, "v3": 0.85, "v4": 0.91, "v5": 0.84}
-    for name, accuracy in accuracies.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps(fake_metrics(accuracy, 1 - accuracy)))
+    metrics, runs = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
     out = tmp_path / "compare.md"
-    result = invoke_compare(repo / "params.yaml", tmp_path, out)
+    result = invoke_compare(repo / "params.yaml", metrics, runs, out)
     assert result.exit_code == 0, result.output
     assert out.read_text() in result.stdout
     rows = {
@@ -139,16 +144,24 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
         for line in out.read_text().splitlines()
         if re.match(r"\| (base|v\d) ", line)
     }
-    assert list(rows) == list(accuracies)
-    assert "| v4 | v2 | 0.9100 | +0.0500 |" in rows["v4"]
-    assert "| v3 | v2 | 0.8500 | -0.0100 |" in rows["v3"]
-    assert "| base | - | 0.8000 | - |" in rows["base"]
+    assert list(rows) == list(ACCURACY)
+    # v4 is right on 5 photos v2 gets wrong, and never the other way: p = 2 / 2**5.
+    assert "| v4 | v2 | 0.9100 | - | +0.0500 | - | 0.0625 | no evidence |" in rows["v4"]
+    # v2 against v1: 4 photos one way, none the other: p = 2 / 2**4.
+    assert "| v2 | v1 | 0.8600 | - | +0.0400 | - | 0.1250 | no evidence |" in rows["v2"]
+    assert "| v3 | v2 | 0.8500 | - | -0.0100 | - | 1.0000 | no evidence |" in rows["v3"]
+    assert "| base | - | 0.8000 | - | - | - | - | - |" in rows["base"]
 
 
-def test_compare_names_a_missing_metrics_file(tmp_path, repo) -> None:
-    result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path / "c.md")
+def test_compare_names_a_missing_summary_or_run(tmp_path, repo) -> None:
+    result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path, tmp_path / "c.md")
     assert result.exit_code == 1
-    assert "base.json: missing; run `dvc repro evaluate@base` first" in result.stderr
+    assert "base.json: missing; run `dvc repro summarize@base` first" in result.stderr
+    assert not (tmp_path / "c.md").exists()
+    metrics, runs = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
+    (runs / "v2" / "42" / "predictions.csv").unlink()
+    result = invoke_compare(repo / "params.yaml", metrics, runs, tmp_path / "c.md")
+    assert "predictions.csv: missing; run `dvc repro evaluate@v2-42` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
 
 
@@ -273,3 +286,18 @@ def test_predict_names_a_glob_that_matches_nothing(tmp_path, untrained_model) ->
     assert result.exit_code == 1
     assert json.loads(result.stdout) == []
     assert "*.jpg: no such file" in result.stderr
+
+
+def test_predict_reports_an_unreadable_file_and_goes_on(tmp_path) -> None:
+    from PIL import Image
+
+    from stages.tools.predict import expand_paths, load_photos
+
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "good.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    paths = expand_paths([tmp_path / "loop.jpg", tmp_path / "good.jpg"])
+    good, pixels, failures = load_photos(paths, 32, 32)
+    assert good == [tmp_path / "good.jpg"] and pixels.shape == (1, 32, 32, 3)
+    assert [(f.file, f.reason) for f in failures] == [
+        (str(tmp_path / "loop.jpg"), "Too many levels of symbolic links")
+    ]

@@ -47,7 +47,7 @@ BAD_PARAMS = [
     (_set("split.test_size", 0), "split.test_size: Input should be greater than 0"),
     (_set("data.source", "flickr"), "data.source: must be one of microsoft, kaggle, synthetic"),
     (_set("image.height", 12), "image.height: Input should be greater than or equal to 16"),
-    (_delete("train.seed"), "train.seed: missing key"),
+    (_delete("train.seeds"), "train.seeds: missing key"),
     (_set("train.precision", "float16"), "train.precision: Input should be 'float32'"),
     (_set("train.steps_per_execution", 0), "train.steps_per_execution: Input should be greater"),
     (_set("variations.v3.builds_on", "v9"), "variations.v3.builds_on: no variation named 'v9'"),
@@ -91,3 +91,55 @@ def test_params_are_frozen(repo) -> None:
     params = load_params(repo / "params.yaml")
     with pytest.raises(Exception, match="frozen"):
         params.variations["v4"].epochs = 3
+
+
+@pytest.mark.parametrize(
+    "name", ["x;touch PWNED;", "a b", "v-1", "$(id)", "it's", "ünï", "a/b", "`id`", ""]
+)
+def test_unsafe_variation_names_are_refused(tmp_path, repo, name) -> None:
+    def add(raw) -> None:
+        raw["variations"][name] = dict(raw["variations"]["v4"])
+
+    with pytest.raises(ConfigError) as caught:
+        load_params(write_params(tmp_path, repo, add))
+    assert "variations: names must match [A-Za-z0-9_]+" in str(caught.value)
+    assert repr(name) in str(caught.value)
+
+
+def test_empty_variations_are_refused_naming_the_key(tmp_path, repo) -> None:
+    with pytest.raises(ConfigError, match=r"params.yaml: variations: .*at least 1 item"):
+        load_params(write_params(tmp_path, repo, _set("variations", {})))
+
+
+def test_several_errors_are_all_shown_one_line_each(tmp_path, repo) -> None:
+    def edits(raw) -> None:
+        raw["variations"]["v5"]["batch_size"] = 0
+        raw["split"]["test_size"] = 1.5
+        raw["augment"]["colour"] = True
+
+    with pytest.raises(ConfigError) as caught:
+        load_params(write_params(tmp_path, repo, edits))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{tmp_path}/params.yaml: ") for line in lines)
+    assert {line.split(": ")[1] for line in lines} == {
+        "variations.v5.batch_size",
+        "split.test_size",
+        "augment.colour",
+    }
+
+
+def test_every_consistency_problem_is_shown_and_a_cycle_once(tmp_path, repo) -> None:
+    def edits(raw) -> None:
+        raw["variations"]["v3"]["builds_on"] = "v9"
+        raw["variations"]["v4"]["builds_on"] = "v5"  # v4 <-> v5
+        raw["variations"]["v2"]["conv_filters"] = [8, 8, 8, 8, 8]
+
+    with pytest.raises(ConfigError) as caught:
+        load_params(write_params(tmp_path, repo, edits))
+    lines = [line.split(": ", 1)[1] for line in str(caught.value).splitlines()]
+    assert lines == [
+        "variations.v2.conv_filters: block 4 shrinks a 120x120 image to nothing "
+        "(kernel_size 4, pool_size 3)",
+        "variations.v3.builds_on: no variation named 'v9'",
+        "variations.v4.builds_on: cycle v4 -> v5 -> v4",
+    ]

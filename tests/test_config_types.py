@@ -16,7 +16,7 @@ LOOSE_TYPES = [
     ("variations.v5.batch_size", 2.0, "a valid integer"),
     ("variations.v5.batch_size", True, "a valid integer"),
     ("variations.v4.epochs", "yes", "a valid integer"),
-    ("train.seed", 42.0, "a valid integer"),
+    ("split.seed", 42.0, "a valid integer"),
     ("train.steps_per_execution", "32", "a valid integer"),
     ("image.height", True, "a valid integer"),
     ("data.synthetic.count", "2000", "a valid integer"),
@@ -71,7 +71,8 @@ def test_the_feature_map_check_stops_exactly_at_one_pixel(tmp_path, repo) -> Non
     path = write_params(tmp_path, repo, _image_side(65))
     with pytest.raises(ConfigError) as caught:
         load_params(path)
-    assert str(caught.value) == (
+    # Each variation with that stack is named, one line each; v2 first.
+    assert str(caught.value).splitlines()[0] == (
         f"{path}: variations.v2.conv_filters: block 3 shrinks a 65x65 image to nothing "
         "(kernel_size 4, pool_size 3)"
     )

@@ -13,10 +13,19 @@ import pytest
 from conftest import SMALL_COUNT
 from PIL import Image
 
+from stages.core.config import ImageParams
 from stages.core.errors import CatdogError
 from stages.ingest.archive import find_photos
-from stages.ingest.decode import MAX_PIXELS, UndecodablePhoto, decode_archive, decode_photo, run
-from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, expected_rejects, special_kinds
+from stages.ingest.decode import (
+    MAX_PIXELS,
+    DecodeInputs,
+    DecodeOutputs,
+    UndecodablePhoto,
+    decode_archive,
+    decode_photo,
+    run,
+)
+from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, special_kinds
 
 REASONS = {
     "empty": "empty file (0 bytes)",
@@ -25,6 +34,13 @@ REASONS = {
     "html": "HTML or XML page, not an image",
     "bomb": "decompression bomb",
 }
+
+
+def expected_rejects(count: int) -> int:
+    """How many files of a synthetic set of `count` photos cannot be decoded."""
+    per_class = count // 2
+    broken = [i for i, kind in special_kinds(per_class).items() if kind in BROKEN_KINDS]
+    return 2 * sum(index < per_class for index in broken)
 
 
 def jpeg_bytes(mode: str = "RGB", size=(64, 48), fmt: str = "JPEG") -> bytes:
@@ -189,10 +205,18 @@ def test_microsoft_layout_ignores_thumbs_readme_and_licence(microsoft_zip) -> No
 def test_stage_outputs(microsoft_zip, tmp_path, capsys) -> None:
     images, index = tmp_path / "cache/images.npy", tmp_path / "cache/index.csv"
     rejected = tmp_path / "rejected.csv"
-    run(microsoft_zip, 32, 32, images, index, rejected)
+    run(
+        ImageParams(height=32, width=32),
+        DecodeInputs(microsoft_zip),
+        DecodeOutputs(images, index, rejected),
+    )
     assert np.load(images).shape[0] == SMALL_COUNT
     assert list(pd.read_csv(index).columns) == ["filename", "category", "row"]
-    assert list(pd.read_csv(rejected).columns) == ["filename", "reason"]
+    rejected_rows = pd.read_csv(rejected)
+    assert list(rejected_rows.columns) == ["filename", "category", "reason"]
+    # Each rejected file keeps its class, as its folder in the archive says.
+    folders = rejected_rows["filename"].str.extract(r"PetImages/(Cat|Dog)/")[0].str.lower()
+    assert len(rejected_rows) and list(rejected_rows["category"]) == list(folders)
     kept = SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2
     dropped = expected_rejects(SMALL_COUNT) // 2
     assert f"cat: {kept} kept, {dropped} dropped; dog: {kept} kept" in capsys.readouterr().err
@@ -228,3 +252,155 @@ def test_missing_and_non_zip_archives(tmp_path) -> None:
     fake.write_text("not a zip")
     with pytest.raises(CatdogError, match="not a zip archive"):
         find_photos(fake)
+
+
+# --- Faults in the archive itself: corrupt members, duplicates, bombs ------------------
+
+
+def _patch_entry(path, name: str, local: dict[int, bytes], central: dict[int, bytes]) -> None:
+    """Overwrite bytes of one entry's local header (offsets from its start, and offset -1 for
+    the first data byte) and of its central directory record."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    start = info.header_offset
+    name_length, extra_length = (
+        int.from_bytes(data[start + i : start + i + 2], "little") for i in (26, 28)
+    )
+    for offset, value in local.items():
+        at = start + 30 + name_length + extra_length if offset == -1 else start + offset
+        data[at : at + len(value)] = value
+    record = data.index(b"PK\x01\x02")
+    while True:
+        length = int.from_bytes(data[record + 28 : record + 30], "little")
+        if data[record + 46 : record + 46 + length] == name.encode():
+            break
+        record = data.index(b"PK\x01\x02", record + 4)
+    for offset, value in central.items():
+        data[record + offset : record + offset + len(value)] = value
+    path.write_bytes(bytes(data))
+
+
+def _photos_plus(tmp_path, name: str, data: bytes, method=zipfile.ZIP_STORED):
+    path = tmp_path / "archive.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(3):
+            archive.writestr(f"PetImages/Cat/{i}.jpg", jpeg_bytes())
+            archive.writestr(f"PetImages/Dog/{i}.jpg", jpeg_bytes())
+        archive.writestr(name, data, compress_type=method)
+    return path
+
+
+def _bad_crc(path, name):
+    _patch_entry(path, name, {-1: b"\x00\x00\x00\x00"}, {})
+
+
+def _broken_deflate(path, name):
+    _patch_entry(path, name, {-1: b"\xff" * 16}, {})
+
+
+def _encrypted(path, name):
+    _patch_entry(path, name, {6: b"\x01\x00"}, {8: b"\x01\x00"})
+
+
+def _unknown_method(path, name):
+    _patch_entry(path, name, {8: b"\x62\x00"}, {10: b"\x62\x00"})
+
+
+@pytest.mark.parametrize(
+    ("damage", "method", "reason"),
+    [
+        (_bad_crc, zipfile.ZIP_STORED, "corrupt zip entry: Bad CRC-32"),
+        (_broken_deflate, zipfile.ZIP_DEFLATED, "broken deflate stream in the zip"),
+        (_encrypted, zipfile.ZIP_STORED, "encrypted zip entry (needs a password)"),
+        (_unknown_method, zipfile.ZIP_STORED, "unknown zip compression method 98"),
+    ],
+)
+def test_a_corrupt_member_is_dropped_with_its_reason_and_the_rest_kept(
+    tmp_path, damage, method, reason
+) -> None:
+    name = "PetImages/Dog/bad.jpg"
+    path = _photos_plus(tmp_path, name, jpeg_bytes(size=(200, 150)), method)
+    damage(path, name)
+    decoded = decode_archive(path, 32, 32, tmp_path / "images.npy", workers=1)
+    assert len(decoded.index) == 6
+    assert decoded.rejected["filename"].tolist() == [name]
+    assert decoded.rejected["reason"].iloc[0].startswith(reason)
+
+
+def test_a_zip_bomb_is_refused_from_its_header_without_reading_it(tmp_path) -> None:
+    import tracemalloc
+
+    from stages.ingest.decode import MAX_MEMBER_BYTES, read_member
+
+    path = tmp_path / "bomb.zip"
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("PetImages/Cat/bomb.jpg", "w", force_zip64=True) as member,
+    ):
+        block = bytes(1 << 20)
+        for _ in range(MAX_MEMBER_BYTES // len(block) + 1):
+            member.write(block)
+    assert path.stat().st_size < 2_000_000
+    tracemalloc.start()
+    with zipfile.ZipFile(path) as archive, pytest.raises(UndecodablePhoto, match="zip bomb: "):
+        read_member(archive, "PetImages/Cat/bomb.jpg")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1_000_000
+
+
+def test_a_member_past_the_cap_is_dropped_and_a_lying_header_reads_no_further(tmp_path) -> None:
+    path = _photos_plus(tmp_path, "PetImages/Cat/big.jpg", jpeg_bytes(size=(300, 300)))
+    decoded = decode_archive(path, 32, 32, tmp_path / "images.npy", 1, max_member_bytes=2_000)
+    assert decoded.rejected["reason"].tolist() == [
+        "zip bomb: " + decoded.rejected["reason"].iloc[0].removeprefix("zip bomb: ")
+    ]
+    assert "over the 2,000-byte cap for a photo" in decoded.rejected["reason"].iloc[0]
+    # A header that claims 100 bytes: zipfile reads no more than that, and the CRC fails.
+    _patch_entry(
+        path,
+        "PetImages/Cat/big.jpg",
+        {22: (100).to_bytes(4, "little")},
+        {24: (100).to_bytes(4, "little")},
+    )
+    decoded = decode_archive(path, 32, 32, tmp_path / "images.npy", 1)
+    assert decoded.rejected["reason"].iloc[0].startswith("corrupt zip entry: Bad CRC-32")
+
+
+def test_duplicate_photo_names_are_refused_naming_each(tmp_path) -> None:
+    path = tmp_path / "archive.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "w") as archive:
+        for name in ("PetImages/Cat/1.jpg", "PetImages/Cat/1.jpg", "PetImages/Dog/1.jpg"):
+            archive.writestr(name, jpeg_bytes())
+        for _ in range(3):
+            archive.writestr("PetImages/Dog/2.jpg", jpeg_bytes())
+    with pytest.raises(CatdogError) as caught:
+        find_photos(path)
+    assert str(caught.value) == (
+        f"{path}: duplicate entries, refusing this archive: "
+        "'PetImages/Cat/1.jpg' (2 times), 'PetImages/Dog/2.jpg' (3 times)"
+    )
+
+
+def test_a_nested_train_zip_that_is_not_a_zip_is_named(tmp_path) -> None:
+    path = _zip_with(tmp_path, {"dogs-vs-cats/train.zip": b"<html>gone</html>"})
+    with pytest.raises(CatdogError, match=r": dogs-vs-cats/train\.zip inside it is not a readable"):
+        find_photos(path)
+
+
+def test_the_nested_copy_is_capped_and_a_stale_one_is_cleaned_up(kaggle_zip, tmp_path) -> None:
+    from stages.ingest.decode import photo_zip
+
+    scratch = tmp_path / "cache"
+    stale = scratch / ".nested-killed"
+    stale.mkdir(parents=True)
+    (stale / "train.zip").write_bytes(b"left by kill -9")
+    decode_archive(kaggle_zip, 32, 32, scratch / "images.npy", workers=1)
+    assert not list(scratch.glob(".nested-*"))
+    with (
+        pytest.raises(CatdogError, match=r"train\.zip\): .* over 1,000"),
+        photo_zip(find_photos(kaggle_zip), scratch, limit=1_000),
+    ):
+        pass
+    assert not list(scratch.glob(".nested-*"))

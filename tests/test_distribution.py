@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import decode_and_split
 from workspace_copy import edit_params
 
 from stages.core.config import load_params
 from stages.core.errors import ConfigError
-from stages.ingest import decode, split
 
 pytestmark = pytest.mark.slow
 
@@ -87,12 +87,7 @@ TOLERANCE = {"val_accuracy": 0.03, "val_loss": 0.02, "loss": 0.02}
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, microsoft_zip) -> Path:
     """The small synthetic archive decoded at 48x48 and split."""
-    root = tmp_path_factory.mktemp("distribution")
-    decode.run(
-        microsoft_zip, SIDE, SIDE, root / "images.npy", root / "index.csv", root / "rejected.csv"
-    )
-    split.run(root / "index.csv", 0.2, 42, root / "train.csv", root / "test.csv")
-    return root
+    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("distribution"), SIDE).root
 
 
 def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]:
@@ -109,9 +104,9 @@ def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]
 
     edit_params(out, edit)
     return [
-        "--params", str(out / "params.yaml"), "train", "v4",
+        "--params", str(out / "params.yaml"), "train", "v4", "--seed", "42",
         "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
-        "--train-csv", str(data / "train.csv"), "--test-csv", str(data / "test.csv"),
+        "--train-csv", str(data / "train.csv"), "--validation-csv", str(data / "test.csv"),
         "--model", str(out / "v4.keras"), "--history", str(out / "history.csv"),
         "--summary", str(out / "v4.train.json"), "--checkpoints", str(out / "checkpoints"),
     ]  # fmt: skip

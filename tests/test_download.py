@@ -15,7 +15,7 @@ from stages.core.config import DataParams, SyntheticParams
 from stages.core.errors import CatdogError
 from stages.ingest.download import download, fetch
 
-PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+PAYLOAD = b"PK\x03\x04" + bytes(range(256)) * 4096  # 1 MiB, and starts like a zip
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -253,3 +253,128 @@ def test_kaggle_download_lands_at_the_target(
     fetch(_data("kaggle"), target)
     assert target.read_bytes() == kaggle_zip.read_bytes()
     assert list((tmp_path / "raw").iterdir()) == [target]
+
+
+# --- A server that answers with the wrong thing --------------------------------------
+
+PAGE = b"<!DOCTYPE html><html><body>Down for maintenance</body></html>"
+
+
+class ScriptedHandler(BaseHTTPRequestHandler):
+    """Answers each request with the next scripted reply, then with PAYLOAD (honouring
+    Range, and 416 with the true size past its end). A reply: (status, headers, body);
+    a None header value leaves Content-Length out (the body then ends when the
+    connection closes)."""
+
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        server = self.server
+        requested = self.headers.get("Range")
+        server.ranges.append(requested)  # type: ignore[attr-defined]
+        script = server.script  # type: ignore[attr-defined]
+        if script:
+            status, headers, body = script.pop(0)
+        else:
+            start = int(requested.removeprefix("bytes=").split("-")[0]) if requested else 0
+            if start >= len(PAYLOAD):
+                status, headers, body = 416, {"Content-Range": f"bytes */{len(PAYLOAD)}"}, b""
+            elif start:
+                status, body = 206, PAYLOAD[start:]
+                headers = {"Content-Range": f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}"}
+            else:
+                status, headers, body = 200, {}, PAYLOAD
+        self.send_response(status)
+        headers = {"Content-Length": str(len(body)), **headers}
+        for name, value in headers.items():
+            if value is not None:
+                self.send_header(name, value)
+        self.end_headers()
+        server.sent.append(len(body))  # type: ignore[attr-defined]
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[str, ThreadingHTTPServer]]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedHandler)
+    httpd.script, httpd.ranges, httpd.sent = [], [], []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/archive.zip", httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _part(target: Path) -> Path:
+    return target.with_name(f"{target.name}.{DIGEST[:12]}.part")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Type": "text/html; charset=utf-8"}, {"Content-Type": None}],
+)
+def test_a_web_page_served_with_200_is_named_and_never_kept(scripted, tmp_path, headers) -> None:
+    url, server = scripted
+    server.script = [(200, headers, PAGE)] * 2
+    target = tmp_path / "photos.zip"
+    with pytest.raises(CatdogError, match=r"gave up after 2 tries \(the server sent a web page"):
+        download(url, target, len(PAYLOAD), DIGEST, retries=1, backoff=0.01, timeout=5)
+    assert not _part(target).exists() or _part(target).read_bytes() == b""
+    download(url, target, len(PAYLOAD), DIGEST, retries=0, timeout=5)  # the server is back
+    assert target.read_bytes() == PAYLOAD
+    assert server.ranges == [None, None, None], "one clean download, no resume onto HTML"
+
+
+def test_a_partial_file_that_does_not_start_like_a_zip_is_not_resumed(scripted, tmp_path):
+    url, server = scripted
+    target = tmp_path / "photos.zip"
+    _part(target).write_bytes(PAGE)
+    download(url, target, len(PAYLOAD), DIGEST, retries=0, timeout=5)
+    assert target.read_bytes() == PAYLOAD and server.ranges == [None]
+
+
+@pytest.mark.parametrize("length", ["stated", "unstated"])
+def test_a_body_longer_than_data_size_stops_at_data_size(
+    scripted, tmp_path, length, monkeypatch
+) -> None:
+    url, server = scripted
+    longer = PAYLOAD + bytes(5 * len(PAYLOAD))
+    server.script = [(200, {"Content-Length": None} if length == "unstated" else {}, longer)]
+    target = tmp_path / "photos.zip"
+    removed: dict[str, int] = {}
+    unlink = Path.unlink
+
+    def recording_unlink(self: Path, missing_ok: bool = False) -> None:
+        if self.exists():
+            removed[self.name] = self.stat().st_size
+        unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", recording_unlink)
+    with pytest.raises(CatdogError, match=r"data\.size"):
+        download(url, target, len(PAYLOAD), DIGEST, retries=0, timeout=5)
+    assert not any(tmp_path.iterdir())
+    assert all(size <= len(PAYLOAD) for size in removed.values())
+    assert len(server.ranges) == 1
+
+
+def test_a_data_size_larger_than_the_archive_is_named_after_one_request(scripted, tmp_path):
+    url, server = scripted
+    target = tmp_path / "photos.zip"
+    with pytest.raises(CatdogError, match=r"archive is 1,048,580 bytes, but data\.size expected"):
+        download(url, target, len(PAYLOAD) + 1000, DIGEST, retries=3, backoff=0.01, timeout=5)
+    assert server.ranges == [None] and not any(tmp_path.iterdir())
+
+
+def test_without_a_length_a_too_large_data_size_is_named_at_the_416(scripted, tmp_path):
+    url, server = scripted
+    server.script = [(200, {"Content-Length": None}, PAYLOAD)]
+    target = tmp_path / "photos.zip"
+    with pytest.raises(CatdogError, match=r"archive is 1,048,580 bytes, but data\.size expected"):
+        download(url, target, len(PAYLOAD) + 1000, DIGEST, retries=3, backoff=0.01, timeout=5)
+    assert server.ranges == [None, f"bytes={len(PAYLOAD)}-"]
+    assert sum(server.sent) == len(PAYLOAD), "one download, not three"

@@ -84,11 +84,12 @@ def test_416_discards_the_partial_file_and_starts_over(server, tmp_path) -> None
     url, behaviour = server
     target = tmp_path / "photos.zip"
     partial = target.with_name(f"photos.zip.{DIGEST[:12]}.part")
-    partial.write_bytes(b"not the archive's first bytes" * 100)
+    # Starts like a zip (so it is resumed), but is longer than the archive: HTTP 416.
+    partial.write_bytes(b"PK\x03\x04" + b"not the archive's bytes" * 126)
     behaviour.errors = [416]
     _download(url, target)
     assert target.read_bytes() == PAYLOAD
-    assert behaviour.ranges == ["bytes=2900-", None]
+    assert behaviour.ranges == ["bytes=2902-", None]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["photos.zip"]
 
 
@@ -133,7 +134,7 @@ def test_a_resumed_download_reports_its_progress_from_the_resume_point(
     target.with_name(f"photos.zip.{DIGEST[:12]}.part").write_bytes(PAYLOAD[:123_456])
     _download(url, target)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[-1].startswith("download: 1,048,576/1,048,576 B (100%")
+    assert lines[-1].startswith(f"download: {len(PAYLOAD):,}/{len(PAYLOAD):,} B (100%")
 
 
 def test_retries_back_off_exponentially_and_say_so(server, tmp_path, monkeypatch, capsys) -> None:
@@ -177,5 +178,6 @@ def test_a_wrong_size_names_the_url_and_both_sizes(server, tmp_path) -> None:
     with pytest.raises(CatdogError) as caught:
         download(url, tmp_path / "photos.zip", len(PAYLOAD) - 10, DIGEST, retries=0, timeout=5)
     assert str(caught.value) == (
-        f"download {url}: got {len(PAYLOAD)} bytes, expected {len(PAYLOAD) - 10}"
+        f"download {url}: the server's archive is {len(PAYLOAD):,} bytes, but data.size "
+        f"expected {len(PAYLOAD) - 10:,}; check data.size (and data.sha256)"
     )

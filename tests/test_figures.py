@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_fake_study
 from PIL import Image
 
 from stages.core.config import load_params
 from stages.reporting import figures
-from stages.reporting.compare import best_variation, compare
+from stages.reporting.compare import CompareInputs, CompareOutputs, best_variation, compare
 from stages.reporting.evaluate import predictions_table, roc_table
 from stages.reporting.plot import gallery_items
 
@@ -61,7 +62,11 @@ def _saved(figure, path: Path) -> Image.Image:
 def test_every_figure_draws_and_saves_identical_bytes_twice(tmp_path) -> None:
     index = _index(12)
     rejected = pd.DataFrame(
-        {"filename": ["PetImages/Cat/666.jpg", "train/dog.7.jpg"], "reason": ["empty", "x"]}
+        {
+            "filename": ["PetImages/Cat/666.jpg", "train/dog.7.jpg"],
+            "category": ["cat", "dog"],
+            "reason": ["empty", "x"],
+        }
     )
     drawn = {
         "counts": figures.class_counts_figure(index, rejected),
@@ -87,13 +92,11 @@ def test_every_figure_draws_and_saves_identical_bytes_twice(tmp_path) -> None:
     assert not list(tmp_path.glob(".*tmp*")), "atomic save left a temporary file"
 
 
-def test_class_counts_reads_the_class_of_rejected_files_in_both_layouts() -> None:
-    assert figures.category_of("PetImages/Cat/666.jpg") == "cat"
-    assert figures.category_of("train/dog.11702.jpg") == "dog"
-    assert figures.category_of("readme.txt") is None
-    figure = figures.class_counts_figure(
-        _index(10), pd.DataFrame({"filename": ["PetImages/Cat/666.jpg"], "reason": ["empty"]})
+def test_class_counts_reads_the_class_of_rejected_files_from_decode() -> None:
+    rejected = pd.DataFrame(
+        {"filename": ["PetImages/Cat/666.jpg"], "category": ["cat"], "reason": ["empty"]}
     )
+    figure = figures.class_counts_figure(_index(10), rejected)
     labels = [text.get_text() for text in figure.axes[0].texts]
     assert labels == ["6", "5", "5", "5"]  # cats 5 + 1 rejected, dogs 5; kept 5 and 5
 
@@ -117,70 +120,123 @@ def test_predictions_and_roc_tables_feed_dvcs_templates() -> None:
     assert roc_table(np.zeros(3), dog[:3]).empty
 
 
-def test_gallery_shows_the_first_photos_of_each_class_with_their_verdict() -> None:
+def test_gallery_shows_the_most_confident_mistakes_beside_right_verdicts() -> None:
     index = _index(12)
+    cats = index["category"] == "cat"
+    # Every photo called a dog, the later files more surely: cats are all mistakes.
+    dog = 0.6 + 0.03 * np.arange(12)
     predictions = pd.DataFrame(
         {
             "filename": index["filename"],
             "actual": index["category"],
             "predicted": "dog",
-            "dog_probability": 0.8,
+            "dog_probability": dog,
         }
     )
+    predictions.loc[cats & (predictions.index < 4), ["predicted", "dog_probability"]] = [
+        "cat",
+        0.1,
+    ]
     items = gallery_items(predictions, index, _photos(12))
     assert [item.truth for item in items] == ["cat"] * 4 + ["dog"] * 4
-    assert {item.label for item in items} == {"dog"}
-    assert items[0].confidence == pytest.approx(0.8)
+    cat_items, dog_items = items[:4], items[4:]
+    # Two mistakes (the most confident first), then the right verdicts.
+    assert [item.label for item in cat_items] == ["dog", "dog", "cat", "cat"]
+    assert cat_items[0].confidence >= cat_items[1].confidence
+    wrong_cats = predictions[cats & (predictions["predicted"] == "dog")]
+    assert cat_items[0].confidence == pytest.approx(wrong_cats["dog_probability"].max())
+    # No dog is wrong: four right verdicts, the most confident first.
+    assert {item.label for item in dog_items} == {"dog"}
+    confidences = [item.confidence for item in dog_items]
+    assert confidences == sorted(confidences, reverse=True)
 
 
-def metrics_of(accuracy: float, loss: float, auc: float | None = 0.9) -> dict:
-    return {
-        "accuracy": accuracy,
-        "loss": loss,
-        "precision": 0.8,
-        "recall": 0.7,
-        "roc_auc": auc,
-        "params": 6930289,
-        "train_seconds": 12.5,
-        "train_images_per_second": 250.0,
-        "confusion": {"tn": 1, "fp": 1, "fn": 1, "tp": 1},
-        "epochs": 2,
-    }
+def test_a_photo_without_truth_is_neither_right_nor_wrong() -> None:
+    figure = figures.gallery_figure([figures.Labelled(_photos(1)[0], "x.jpg", "dog", 0.9)], "t")
+    (text,) = figure.axes[0].texts
+    assert text.get_color() == figures.UNKNOWN_COLOR
 
 
-ACCURACY = {"base": 0.80, "v1": 0.82, "v2": 0.86, "v3": 0.85, "v4": 0.91, "v5": 0.84}
+ACCURACY = {  # per seed (1, 2)
+    "base": [0.80, 0.80],
+    "v1": [0.82, 0.84],
+    "v2": [0.86, 0.88],
+    "v3": [0.85, 0.87],
+    "v4": [0.91, 0.93],
+    "v5": [0.84, 0.84],
+}
 LOSS = {"base": 0.50, "v1": 0.45, "v2": 0.30, "v3": 0.31, "v4": 0.26, "v5": 0.20}
 
 
 @pytest.fixture
-def metrics_dir(tmp_path) -> Path:
-    for name, accuracy in ACCURACY.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps(metrics_of(accuracy, LOSS[name])))
-    return tmp_path
+def study(tmp_path) -> CompareInputs:
+    """Two seeds of every variation, summarised by the real summarize stage."""
+    return CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, [1, 2]))
+
+
+def with_seeds(params, seeds: list[int]):
+    return params.model_copy(update={"train": params.train.model_copy(update={"seeds": seeds})})
 
 
 @pytest.mark.parametrize(("best_by", "best"), [("accuracy", "v4"), ("loss", "v5")])
-def test_best_variation_follows_params(repo, best_by, best) -> None:
+def test_best_variation_follows_params(repo, study, best_by, best) -> None:
     params = load_params(repo / "params.yaml")
     params = params.model_copy(
         update={"compare": params.compare.model_copy(update={"best_by": best_by})}
     )
-    metrics = {name: metrics_of(ACCURACY[name], LOSS[name]) for name in ACCURACY}
+    metrics = {name: json.loads((study.metrics / f"{name}.json").read_text()) for name in LOSS}
     assert best_variation(params, metrics) == best
 
 
-def test_report_quotes_the_study_beside_ours_and_has_an_html_twin(repo, metrics_dir) -> None:
-    params = load_params(repo / "params.yaml")
-    report = compare(params, metrics_dir, metrics_dir / "c.md", metrics_dir / "c.html")
+def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -> None:
+    params = with_seeds(load_params(repo / "params.yaml"), [1, 2])
+    folder = study.metrics
+    outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
+    report = compare(params, study, outputs)
     rows = [line for line in report.splitlines() if re.match(r"\| (base|v\d) ", line)]
     assert [row.split("|")[1].strip() for row in rows] == list(ACCURACY)
-    header = report.splitlines()[4]
-    assert "study: accuracy" in header and "Δ AUC" in header
-    assert rows[4].startswith("| v4 | v2 | 0.9100 | +0.0500 | 0.2600 | -0.0400 | 0.9000 | +0.0000")
+    header = next(line for line in report.splitlines() if line.startswith("| variation"))
+    assert "study: accuracy" in header and "Δ AUC" in header and "verdict" in header
+    # v4 beats v2 on 5 photos in each seed and loses none: 10 discordant photos, p = 2 / 2**10.
+    assert rows[4].startswith(
+        "| v4 | v2 | 0.9200 | 0.0141 | +0.0500 | [+0.0500, +0.0500] | 0.0020 | better | 0.2600 |"
+    )
+    # v5 loses 7 and 9 photos to v4: p = 2 / 2**16; v3 loses 1 and 1 to v2: p = 0.5.
+    assert (
+        "| v5 | v4 | 0.8400 | 0.0000 | -0.0800 | [-0.0900, -0.0700] | <0.0001 | worse |"
+        in (rows[5])
+    )
+    assert (
+        "| v3 | v2 | 0.8600 | 0.0141 | -0.0100 | [-0.0100, -0.0100] | 0.5000 | no evidence |"
+        in (rows[3])
+    )
     assert "| >0.90 | <0.25 | 1.69 h |" in rows[4]
     assert "| ≈0.80 | ≈0.50 | - |" in rows[0]
     assert (
-        "Best by test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9100)" in report
+        "Best by test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9200), "
+        "ahead of every other variation with evidence (McNemar at p < 0.05)." in report
     )
-    page = (metrics_dir / "c.html").read_text()
+    verdict = json.loads(outputs.json.read_text())
+    assert (verdict["best"], verdict["best_is_supported"], verdict["seeds"]) == ("v4", True, [1, 2])
+    pairs = {pair["variation"]: pair for pair in verdict["pairs"]}
+    assert set(pairs) == {"v1", "v2", "v3", "v4", "v5"}
+    assert pairs["v4"]["p_value"] == 2 / 2**10 and pairs["v4"]["discordant"] == [10, 0]
+    assert pairs["v4"]["seed_p_values"] == [2 / 2**5, 2 / 2**5]
+    assert pairs["v3"]["verdict"] == "no evidence" and pairs["v5"]["verdict"] == "worse"
+    page = (folder / "c.html").read_text()
     assert page.count("<tr>") == 7 and "&gt;0.90" in page and "<script" not in page
+
+
+def test_one_seed_names_no_best_without_evidence(repo, tmp_path) -> None:
+    one_seed = {name: values[:1] for name, values in ACCURACY.items()}
+    inputs = CompareInputs(*write_fake_study(tmp_path, one_seed, LOSS, [42]))
+    folder = inputs.metrics
+    outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
+    report = compare(load_params(repo / "params.yaml"), inputs, outputs)
+    # v4 (0.91) against v2 (0.86): 5 discordant photos, p = 0.0625; the others fall.
+    assert (
+        "Highest test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9100), but "
+        "the evidence does not separate it from v2 (McNemar at p < 0.05): no variation is "
+        "named best." in report
+    )
+    assert json.loads(outputs.json.read_text())["best_is_supported"] is False

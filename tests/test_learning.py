@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import decode_and_split
 from typer.testing import CliRunner
 
 from stages.cli import app
 from stages.core.config import load_params
-from stages.core.dataset import CachePaths
-from stages.ingest import decode, split
 from stages.ingest.synthetic import write_synthetic_archive
-from stages.reporting.evaluate import EvaluateOutputs, evaluate
-from stages.training.train import TrainOutputs, train
+from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs, evaluate
+from stages.training.train import TrainInputs, TrainOutputs, train
 
 pytestmark = pytest.mark.slow
 
@@ -32,23 +31,9 @@ def prepared(tmp_path_factory, repo) -> dict[str, Path]:
     synthetic = params.data.synthetic
     archive = root / "photos.zip"
     write_synthetic_archive(archive, synthetic.count, synthetic.seed, synthetic.layout)
-    cache = CachePaths(root / "images.npy", root / "index.csv")
-    decode.run(
-        archive,
-        params.image.height,
-        params.image.width,
-        cache.images,
-        cache.index,
-        root / "rejected.csv",
-    )
-    split.run(
-        cache.index,
-        params.split.test_size,
-        params.split.seed,
-        root / "train.csv",
-        root / "test.csv",
-    )
-    return {"root": root, "archive": archive, "cache": cache, "test": root / "test.csv"}
+    assert params.image.height == params.image.width and params.split.test_size == 0.2
+    data = decode_and_split(archive, root, params.image.height, params.split.seed)
+    return {"root": root, "archive": archive, "cache": data.cache, "test": data.test_csv}
 
 
 def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
@@ -63,17 +48,12 @@ def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
     )
     outputs = TrainOutputs(root / "v4.keras", root / "history.csv", root / "v4.train.json")
     split_root = prepared["root"]
-    train(
-        params,
-        "v4",
-        cache,
-        split_root / "train.csv",
-        split_root / "test.csv",
-        outputs,
-        checkpoints=root / "checkpoints",
+    inputs = TrainInputs(
+        cache, split_root / "train.csv", split_root / "test.csv", root / "checkpoints"
     )
+    train(params, "v4", params.train.seeds[0], inputs, outputs)
     scored = EvaluateOutputs(root / "v4.json", root / "predictions.csv", root / "roc.csv")
-    evaluate(outputs.model, outputs.summary, cache, split_root / "test.csv", scored)
+    evaluate(EvaluateInputs(outputs.model, cache, split_root / "test.csv"), scored)
     return {
         **prepared,
         "model": outputs.model,

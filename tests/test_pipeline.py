@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from dvc.repo import Repo
 from PIL import Image
@@ -57,9 +58,15 @@ def test_every_variation_has_metrics(workspace) -> None:
     files = next(iter(shown.values()))["data"]
     for name in ("base", "v1", "v2", "v3", "v4", "v5"):
         metrics = files[f"metrics/{name}.json"]["data"]
-        assert metrics["train_seconds"] > 0 and metrics["train_images_per_second"] > 0
+        test = files[f"runs/{name}/42/test.json"]["data"]
+        training = files[f"runs/{name}/42/train.json"]["data"]
+        # One seed: the summary's mean is that run's value, with no spread.
+        assert metrics["accuracy"] == test["accuracy"] and metrics["seeds"] == 1
+        assert metrics["train_seconds"] == training["train_seconds"] > 0
+        assert training["epochs"] == 1 and training["seed"] == 42
         # The metrics agree with the per-photo predictions DVC keeps beside them.
-        predictions = (workspace / "plots" / name / "predictions.csv").read_text().splitlines()
+        run_folder = workspace / "runs" / name / "42"
+        predictions = (run_folder / "predictions.csv").read_text().splitlines()
         pairs = [tuple(row.split(",")[1:3]) for row in predictions[1:]]  # (actual, predicted)
         assert metrics["confusion"] == {
             "tn": pairs.count(("cat", "cat")),
@@ -70,13 +77,18 @@ def test_every_variation_has_metrics(workspace) -> None:
         assert metrics["test_images"] == len(pairs) > 0
         correct = pairs.count(("cat", "cat")) + pairs.count(("dog", "dog"))
         assert metrics["accuracy"] == round(correct / len(pairs), 6)
-        history = (workspace / "plots" / name / "history.csv").read_text().splitlines()
+        history = (run_folder / "history.csv").read_text().splitlines()
         assert history[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
         assert len(history) == 2
+        mean = (workspace / "plots" / name / "history.csv").read_text().splitlines()
+        assert mean[0].startswith("epoch,accuracy,loss,val_accuracy,val_loss,accuracy_min")
     compare = (workspace / "metrics" / "compare.md").read_text()
     assert compare.count("\n| ") == 7  # header + six variations
     assert "| v4 | v2 |" in compare and "| >0.90 | <0.25 | 1.69 h |" in compare
-    assert "Best by test accuracy" in compare
+    assert "test accuracy (`compare.best_by: accuracy` in params.yaml)" in compare
+    verdict = json.loads((workspace / "metrics" / "compare.json").read_text())
+    assert [pair["variation"] for pair in verdict["pairs"]] == ["v1", "v2", "v3", "v4", "v5"]
+    assert all(0.0 <= pair["p_value"] <= 1.0 for pair in verdict["pairs"])
     assert (workspace / "metrics" / "compare.html").read_text().count("<tr>") == 7
     assert (workspace / "data" / "rejected.csv").read_text().count("\n") > 1
 
@@ -99,9 +111,43 @@ def test_every_figure_is_drawn_and_declared_as_a_plot(workspace) -> None:
     declared = json.loads(run(["dvc", "plots", "show", "--json"], workspace).stdout)["data"]
     assert set(FIGURES) <= set(declared)
     for name in VARIATIONS:
-        rows = (workspace / "plots" / name / "predictions.csv").read_text().splitlines()
+        run_folder = workspace / "runs" / name / "42"
+        rows = (run_folder / "predictions.csv").read_text().splitlines()
         assert rows[0] == "filename,actual,predicted,dog_probability" and len(rows) > 10
-        assert (workspace / "plots" / name / "roc.csv").read_text().startswith("fpr,tpr\n")
+        assert (run_folder / "roc.csv").read_text().startswith("fpr,tpr\n")
+
+
+def test_history_plots_run_over_whole_epochs_with_titled_axes(workspace) -> None:
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], workspace).stdout)["data"]
+    runs = {title: renders for title, renders in shown.items() if "history.csv" in title}
+    assert {f"runs/{name}/42/history.csv" for name in VARIATIONS} <= set(runs)
+    for renders in runs.values():  # each run's own curves: against epoch, never step
+        assert {render["content"]["encoding"]["x"]["field"] for render in renders} == {"epoch"}
+    for name in VARIATIONS:
+        for metric in ("accuracy", "loss"):
+            ((render,),) = [shown[f"{name} {metric}"]]
+            encoding = render["content"]["encoding"]
+            assert encoding["x"]["field"] == "epoch"
+            assert encoding["x"]["axis"] == {"format": "d", "tickMinStep": 1}
+            assert (encoding["x"]["title"], encoding["y"]["title"]) == ("epoch", metric)
+            epochs = {row["epoch"] for row in render["content"]["data"]["values"]}
+            assert epochs == {"1"}
+
+
+def test_a_registered_model_comes_back_with_dvc_artifacts_get(workspace, tmp_path) -> None:
+    # Register v4's model as the model registry does (a GTO tag on a commit with
+    # dvc.lock), get it, then put the workspace's git state back as it was.
+    identity = ["-c", "user.name=catdog", "-c", "user.email=catdog@example.com"]
+    run(["git", "add", "dvc.lock"], workspace)
+    run(["git", *identity, "commit", "-qm", "lock"], workspace)
+    try:
+        run(["git", *identity, "tag", "-a", "catdog-v4@v0.1.0", "-m", "v4"], workspace)
+        out = tmp_path / "v4.keras"
+        run(["dvc", "artifacts", "get", str(workspace), "catdog-v4", "-o", str(out)], tmp_path)
+        assert out.read_bytes() == (workspace / "models" / "v4" / "42.keras").read_bytes()
+    finally:
+        run(["git", "tag", "-d", "catdog-v4@v0.1.0"], workspace, check=False)
+        run(["git", "reset", "-q", "HEAD~1"], workspace)
 
 
 def test_a_second_repro_does_nothing(workspace) -> None:
@@ -180,7 +226,7 @@ def plots_page(workspace, tmp_path_factory) -> Path:
 def test_plots_render_for_every_variation_with_no_network_scripts(plots_page) -> None:
     html = plots_page.read_text()
     for name in VARIATIONS:
-        assert f"plots/{name}/history.csv" in html
+        assert f'id = "{name}_accuracy"' in html and f'id = "{name}_loss"' in html  # dvc.yaml
         assert f'id = "plots_{name}_predictions_csv"' in html  # DVC's confusion template
         assert f'id = "plots_{name}_roc_csv"' in html
     assert "vegaEmbed(" in html and "<script>" in html  # vega inlined, not fetched
@@ -274,9 +320,46 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
     try:
         edit_params(workspace, lambda p: p["variations"]["v5"].__setitem__("batch_size", 16))
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-        assert set(status) == {"validate@v5", "train@v5", "evaluate@v5", "compare"}
+        # validate_data tracks every variation's name (and refuses unsafe ones); its marker
+        # stays byte-identical, so it reruns nothing after it.
+        assert set(status) == {
+            "validate_data",
+            "validate@v5",
+            "train@v5-42",
+            "evaluate@v5-42",
+            "compare",
+        }
     finally:
         (workspace / "params.yaml").write_text(original)
+
+
+def test_seeds_and_a_validation_split_summarise_a_variation(workspace) -> None:
+    original = (workspace / "params.yaml").read_text()
+    try:
+        edit_params(workspace, _set("train.seeds", [42, 7]))
+        edit_params(workspace, _set("split.validation", 0.25))
+        status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+        assert {"train@v4-7", "evaluate@v4-7", "summarize@v4", "split"} <= set(status)
+        run(["dvc", "repro", "summarize@v4"], workspace)
+        splits = {
+            name: set(pd.read_csv(workspace / f"data/split/{name}.csv")["filename"])
+            for name in ("train", "test", "validation")
+        }
+        assert splits["validation"] and not splits["validation"] & splits["train"]
+        assert not splits["validation"] & splits["test"] and not splits["train"] & splits["test"]
+        summary = json.loads((workspace / "metrics/v4.json").read_text())
+        assert summary["seeds"] == 2 and set(summary["per_seed"]) == {"42", "7"}
+        values = [summary["per_seed"][seed]["accuracy"] for seed in ("42", "7")]
+        assert summary["accuracy"] == pytest.approx(sum(values) / 2, abs=1e-6)
+        assert summary["sd"]["accuracy"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
+        interval = summary["ci95"]["accuracy"]
+        assert interval["low"] <= summary["accuracy"] <= interval["high"]
+        history = pd.read_csv(workspace / "runs/v4/7/history.csv")
+        assert len(history) == 1
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        run(["dvc", "repro"], workspace)  # back to one seed, from DVC's run-cache
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 # --- Never lose work: bad input, crashes, concurrency, determinism -------------------
@@ -307,6 +390,16 @@ def _cat_jpeg() -> bytes:
     return buffer.getvalue()
 
 
+_V = {
+    "kernel_size": 3,
+    "pool_size": 2,
+    "dense_units": [],
+    "optimizer": "adam",
+    "learning_rate": 0.001,
+    "batch_size": 8,
+    "epochs": 1,
+}
+
 BAD_INPUTS = {
     "unknown key": (_set("variations.v5.dropout", 0.5), "variations.v5.dropout: unknown key"),
     "wrong type": (_set("variations.v5.batch_size", "big"), "variations.v5.batch_size: Input"),
@@ -327,6 +420,17 @@ BAD_INPUTS = {
     "one class": (
         _set("data.source", "cats.zip"),
         "data.source: cats.zip: only cat photos",
+    ),
+    "shell in a variation name": (
+        _set("variations.x;touch PWNED;", {"builds_on": None, "conv_filters": [4], **_V}),
+        "variations: names must match [A-Za-z0-9_]+",
+    ),
+    "compare.best_by": (_set("compare.best_by", "f1"), "compare.best_by: Input should be"),
+    "builds_on cycle": (_set("variations.v4.builds_on", "v5"), "variations.v4.builds_on: cycle"),
+    "no variations": (_set("variations", {}), "variations: Dictionary should have at least 1"),
+    "archive inside an output": (
+        _set("data.source", "data/cache/mine.zip"),
+        "data.source: data/cache/mine.zip is inside the pipeline's outputs",
     ),
 }
 
@@ -351,12 +455,49 @@ def test_bad_input_is_refused_by_name_before_anything_is_lost(
         assert f"error: params.yaml: {message}" in output or f"error: {message}" in output
         assert "Traceback" not in output
         assert snapshot(workspace) == before
+        assert not (workspace / "PWNED").exists()
     finally:
         (workspace / "params.yaml").write_text(original)
     restored = run(["dvc", "repro"], workspace)
     for stage in ("download", "decode", "split", "train@", "evaluate@", "compare"):
         assert f"Running stage '{stage}" not in restored.stdout, "valid again: nothing reruns"
     assert snapshot(workspace) == before
+
+
+def test_an_archive_at_the_download_output_is_never_deleted(workspace) -> None:
+    """data.source: data/raw/photos.zip makes download depend on its own output: DVC
+    refuses the pipeline before running anything, and the user's file stays."""
+    archive = workspace / "data/raw/photos.zip"
+    original_bytes, original = archive.read_bytes(), (workspace / "params.yaml").read_text()
+    users = _zip(workspace / "users.zip", {"PetImages/Cat/1.jpg": _cat_jpeg()}).read_bytes()
+    archive.write_bytes(users)
+    try:
+        edit_params(workspace, _set("data.source", "data/raw/photos.zip"))
+        result = run(["dvc", "repro"], workspace, check=False)
+        assert result.returncode != 0
+        assert "defined as both a dependency and an output in stage: download" in result.stderr
+        assert archive.read_bytes() == users
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        archive.write_bytes(original_bytes)
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
+
+
+def test_a_local_archive_edited_in_place_reruns_download(workspace) -> None:
+    original = (workspace / "params.yaml").read_text()
+    local = workspace / "local.zip"
+    shutil.copy(workspace / "data/raw/photos.zip", local)
+    try:
+        edit_params(workspace, _set("data.source", "local.zip"))
+        run(["dvc", "repro", "download"], workspace)
+        assert "up to date" in run(["dvc", "status"], workspace).stdout
+        _zip(local, {"PetImages/Cat/1.jpg": _cat_jpeg(), "PetImages/Dog/1.jpg": _cat_jpeg()})
+        status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+        assert status["download"] == [{"changed deps": {"local.zip": "modified"}}]
+    finally:
+        (workspace / "params.yaml").write_text(original)
+        run(["dvc", "repro", "download"], workspace)
+    assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 def _checkpoint_history(workspace: Path) -> list[Path]:
@@ -370,7 +511,7 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
         edit_params(workspace, _set("variations.v4.epochs", epochs))
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         victim = subprocess.Popen(
-            ["dvc", "repro", "train@v4"],
+            ["dvc", "repro", "train@v4-42"],
             cwd=workspace,
             env={**os.environ, "PATH": path},
             start_new_session=True,
@@ -388,16 +529,16 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
         started = time.monotonic()
-        resumed = run(["dvc", "repro", "train@v4"], workspace)
+        resumed = run(["dvc", "repro", "train@v4-42"], workspace)
         resumed_seconds = time.monotonic() - started
         log = resumed.stdout + resumed.stderr
         assert "resuming after epoch" in log
         assert "Epoch 1/" not in log and f"Epoch {epochs}/{epochs}" in log
-        history = (workspace / "plots/v4/history.csv").read_text().splitlines()
+        history = (workspace / "runs/v4/42/history.csv").read_text().splitlines()
         assert [int(line.split(",")[0]) for line in history[1:]] == list(range(1, epochs + 1))
         assert not list((workspace / ".checkpoints").iterdir())
         started = time.monotonic()
-        run(["dvc", "repro", "-f", "train@v4"], workspace)
+        run(["dvc", "repro", "-f", "train@v4-42"], workspace)
         fresh_seconds = time.monotonic() - started
         # Wall time on a busy 2-core machine is too noisy to assert on; the epochs the
         # resumed run skipped (checked above) are what makes it faster.
@@ -410,7 +551,7 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
 def test_a_second_repro_while_one_runs_is_refused_by_the_lock(workspace) -> None:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     first = subprocess.Popen(
-        ["dvc", "repro", "-f", "train@v4"],
+        ["dvc", "repro", "-f", "train@v4-42"],
         cwd=workspace,
         env={**os.environ, "PATH": path},
         stdout=subprocess.PIPE,
@@ -426,17 +567,14 @@ def test_a_second_repro_while_one_runs_is_refused_by_the_lock(workspace) -> None
     # DVC locks what a running stage reads and writes; a second repro that needs them
     # stops, naming the busy path and the process holding it.
     assert "is busy, it is being blocked by" in second.stderr
-    assert "dvc repro -f train@v4" in second.stderr
+    assert "dvc repro -f train@v4-42" in second.stderr
     assert first.returncode == 0, output
     run(["dvc", "repro"], workspace)  # evaluate@v4 and compare follow the new model
     assert "up to date" in run(["dvc", "status"], workspace).stdout
 
 
 def test_same_seed_same_metrics_on_cpu(workspace) -> None:
-    timing = {"train_seconds", "train_images_per_second", "steady_train_images_per_second"}
-    before = json.loads((workspace / "metrics/v4.json").read_text())
-    run(["dvc", "repro", "-f", "train@v4", "evaluate@v4"], workspace)
-    after = json.loads((workspace / "metrics/v4.json").read_text())
-    assert {k: v for k, v in after.items() if k not in timing} == {
-        k: v for k, v in before.items() if k not in timing
-    }
+    before = json.loads((workspace / "runs/v4/42/test.json").read_text())
+    run(["dvc", "repro", "-f", "train@v4-42", "evaluate@v4-42"], workspace)
+    after = json.loads((workspace / "runs/v4/42/test.json").read_text())
+    assert after == before

@@ -67,7 +67,7 @@ def test_the_queue_trains_two_variations_at_once(tmp_path, microsoft_zip) -> Non
     commit(workspace, "ignore the local archive")
     for name in QUEUED:
         queue = ["dvc", "exp", "run", "--queue", "-C", "photos.zip", "-n", f"q-{name}"]
-        run([*queue, f"evaluate@{name}"], workspace)
+        run([*queue, f"summarize@{name}"], workspace)
     run(
         ["dvc", "queue", "start", "-j", "2"],
         workspace,
@@ -128,17 +128,17 @@ def test_a_shared_remote_carries_trained_variations_between_workspaces(tmp_path)
     logs = {}
     for name in QUEUED:  # the CI matrix: one workspace per variation
         machine = clone(origin, tmp_path / f"train-{name}")
-        logs[name] = run(["dvc", "repro", "--pull", f"evaluate@{name}"], machine).stdout
+        logs[name] = run(["dvc", "repro", "--pull", f"summarize@{name}"], machine).stdout
         run(["catdog", "push"], machine)
-        assert f"Running stage 'train@{name}'" in logs[name]
+        assert f"Running stage 'train@{name}-42'" in logs[name]
     assert "Running stage 'decode'" not in logs["v4"], "the data stages came from the remote"
     final = clone(origin, tmp_path / "compare")
     log = run(["dvc", "repro", "--pull"], final).stdout
     assert "Running stage 'compare'" in log
     for name in QUEUED:
-        assert f"Running stage 'train@{name}'" not in log
-        assert f"Running stage 'evaluate@{name}'" not in log
-        trained = tmp_path / f"train-{name}" / "models" / f"{name}.keras"
-        assert (final / "models" / f"{name}.keras").read_bytes() == trained.read_bytes()
+        assert f"Running stage 'train@{name}-" not in log
+        assert f"Running stage 'evaluate@{name}-" not in log
+        trained = tmp_path / f"train-{name}" / "models" / name / "42.keras"
+        assert (final / "models" / name / "42.keras").read_bytes() == trained.read_bytes()
         assert f"| {name} |" in (final / "metrics" / "compare.md").read_text()
     assert "up to date" in run(["dvc", "status"], final).stdout

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from stages.core.config import SplitParams
 from stages.core.errors import CatdogError
-from stages.ingest.split import run, split_index
+from stages.ingest.split import (
+    SplitInputs,
+    SplitOutputs,
+    Splits,
+    run,
+    split_index,
+    split_photos,
+)
 
 
 def make_index(cats: int, dogs: int) -> pd.DataFrame:
@@ -39,11 +47,38 @@ def test_split_files_are_byte_identical_across_runs(tmp_path) -> None:
     make_index(40, 40).to_csv(index_path, index=False)
     outputs = []
     for attempt in range(2):
-        train, test = tmp_path / f"train{attempt}.csv", tmp_path / f"test{attempt}.csv"
-        run(index_path, 0.25, 42, train, test)
-        outputs.append((train.read_bytes(), test.read_bytes()))
+        paths = SplitOutputs(*(tmp_path / f"{name}{attempt}.csv" for name in SPLITS))
+        run(SplitParams(test_size=0.25, seed=42, validation=0.1), SplitInputs(index_path), paths)
+        outputs.append([path.read_bytes() for path in (paths.train, paths.test, paths.validation)])
     assert outputs[0] == outputs[1]
-    assert outputs[0][1].startswith(b"filename,category\n")
+    assert all(output.startswith(b"filename,category\n") for output in outputs[0])
+
+
+SPLITS = ("train", "test", "validation")
+
+
+def _split(index: pd.DataFrame, validation: str | float) -> Splits:
+    return split_photos(index, SplitParams(test_size=0.2, seed=42, validation=validation))
+
+
+def test_a_validation_fraction_is_carved_from_train_disjoint_and_stratified() -> None:
+    index = make_index(100, 100)
+    study, held_out = _split(index, "test"), _split(index, 0.1)
+    assert held_out.test.equals(study.test), "the test photos do not depend on validation"
+    names = {name: set(getattr(held_out, name)["filename"]) for name in SPLITS}
+    assert not names["train"] & names["test"] and not names["train"] & names["validation"]
+    assert not names["test"] & names["validation"]
+    assert names["train"] | names["validation"] == set(study.train["filename"])
+    assert held_out.validation["category"].value_counts().to_dict() == {"cat": 8, "dog": 8}
+    assert len(held_out.train) == 160 - 16
+
+
+def test_validation_test_reuses_the_test_photos_and_keeps_the_studys_train_split() -> None:
+    index = make_index(50, 30)
+    study = _split(index, "test")
+    assert study.validation.equals(study.test)
+    train, test = split_index(index, 0.2, 42)
+    assert study.train.equals(train) and study.test.equals(test)
 
 
 def test_one_class_is_refused() -> None:
@@ -85,3 +120,40 @@ def test_a_missing_class_is_named(cats, dogs, found) -> None:
         CatdogError, match=rf"^split: need photos of both classes, found only {found}$"
     ):
         split_index(make_index(cats, dogs), 0.2, seed=0)
+
+
+def _cache(tmp_path, index_rows: str):
+    import numpy as np
+
+    from stages.core.dataset import CachePaths
+
+    np.save(tmp_path / "images.npy", np.arange(4 * 2 * 2 * 3, dtype=np.uint8).reshape(4, 2, 2, 3))
+    (tmp_path / "index.csv").write_text("filename,category,row\n" + index_rows)
+    return CachePaths(tmp_path / "images.npy", tmp_path / "index.csv")
+
+
+ROWS = "a.jpg,cat,0\nb.jpg,dog,1\nc.jpg,cat,2\nd.jpg,dog,3\n"
+
+
+def test_a_split_loads_aligned_images_and_labels(tmp_path) -> None:
+    from stages.core.dataset import load_split
+
+    (tmp_path / "test.csv").write_text("filename,category\nd.jpg,dog\na.jpg,cat\n")
+    loaded = load_split(_cache(tmp_path, ROWS), tmp_path / "test.csv")
+    assert loaded.filenames == ["d.jpg", "a.jpg"] and loaded.labels.tolist() == [1.0, 0.0]
+    assert loaded.images[0, 0, 0, 0] == 3 * 12 and len(loaded.images) == 2
+
+
+@pytest.mark.parametrize(
+    ("index_rows", "split_rows", "which"),
+    [
+        (ROWS + "a.jpg,cat,2\n", "a.jpg,cat\nb.jpg,dog\n", "index.csv"),
+        (ROWS, "a.jpg,cat\nb.jpg,dog\na.jpg,cat\n", "test.csv"),
+    ],
+)
+def test_a_duplicated_photo_never_shifts_the_labels(tmp_path, index_rows, split_rows, which):
+    from stages.core.dataset import load_split
+
+    (tmp_path / "test.csv").write_text("filename,category\n" + split_rows)
+    with pytest.raises(CatdogError, match=rf"{which}: 1 photos are listed more than once"):
+        load_split(_cache(tmp_path, index_rows), tmp_path / "test.csv")

@@ -44,22 +44,33 @@ def test_actionlint_catches_a_broken_workflow(tmp_path) -> None:
     assert "no_such_thing" in result.stdout
 
 
-def test_ci_tests_and_reproduces_on_every_push_and_pull_request(repo) -> None:
+def test_ci_tests_and_reproduces_every_pull_request_and_main_once(repo) -> None:
     ci = workflow(repo, "ci.yml")
-    assert set(ci["on"]) == {"push", "pull_request"}
+    assert set(ci["on"]) == {"push", "pull_request", "workflow_dispatch"}
+    # A branch's pushes run through its pull request, not a second time on push.
+    assert ci["on"]["push"] == {"branches": ["main"]}
     text = (repo / ".github" / "workflows" / "ci.yml").read_text()
     for command in (
         ".ci/run",
         "make demo",
+        "DEMO_NAME=ci-base",
+        "dvc exp apply demo",
         "dvc metrics show --md",
         "dvc metrics diff ci-base --md",
         "dvc params diff ci-base --md",
         "dvc plots diff ci-base --json",
-        "hashFiles('dvc.lock')",
         "cml comment update",
         "$GITHUB_STEP_SUMMARY",
     ):
         assert command in text, command
+    steps = {step.get("name"): step for step in ci["jobs"]["reproduce"]["steps"]}
+    restore = steps["Restore the DVC cache"]
+    # Keyed on files in git: dvc.lock is not committed and holds wall-clock seconds.
+    assert "dvc.lock" not in restore["with"]["key"]
+    assert "hashFiles('dvc.yaml', 'params.yaml'" in restore["with"]["key"]
+    save = steps["Save the DVC cache (only when its key missed)"]
+    assert save["if"] == "steps.dvc-cache.outputs.cache-hit != 'true'"
+    assert save["with"]["key"] == "${{ steps.dvc-cache.outputs.cache-primary-key }}"
 
 
 def test_the_study_runs_one_job_per_variation_then_compares(repo) -> None:
@@ -71,6 +82,8 @@ def test_the_study_runs_one_job_per_variation_then_compares(repo) -> None:
     for job in jobs.values():
         assert job["runs-on"] == ["self-hosted", "gpu"]
         assert any("catdog push" in step.get("run", "") for step in job["steps"])
+    kaggle = [step for step in jobs["data"]["steps"] if "'.[kaggle]'" in step.get("run", "")]
+    assert kaggle and "data.source" in kaggle[0]["run"]
 
 
 def vega(title: str, rows: dict[str, list[float]]) -> dict:
@@ -114,3 +127,16 @@ def test_the_report_renders_only_the_changed_plots(repo, tmp_path) -> None:
     assert result.stdout.splitlines() == ["![v4 accuracy](png/v4-accuracy.png)"]
     assert (tmp_path / "png" / "v4-accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "png" / "v5-accuracy.png").exists()
+
+
+def test_pre_commit_runs_the_ruff_that_make_lint_runs(repo) -> None:
+    config = YAML(typ="safe").load((repo / ".pre-commit-config.yaml").read_text())
+    (ruff,) = config["repos"]
+    assert ruff["repo"] == "https://github.com/astral-sh/ruff-pre-commit"
+    assert [hook["id"] for hook in ruff["hooks"]] == ["ruff", "ruff-format"]
+    pinned = dict(
+        line.split("==")
+        for line in (repo / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert ruff["rev"] == f"v{pinned['ruff']}"

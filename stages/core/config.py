@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,12 +14,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from stages.core.errors import ConfigError
 
 KNOWN_SOURCES = ("microsoft", "kaggle", "synthetic")
+
+# dvc.yaml puts each variation's name into shell command lines (`${key}`) and file paths:
+# only these characters are safe there, whatever the quoting.
+VARIATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -56,6 +62,9 @@ class DataParams(_Strict):
 class SplitParams(_Strict):
     test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
     seed: int
+    # "test": the per-epoch curves use the test photos (the study's protocol); a fraction:
+    # that share of the training photos, stratified and seeded, is held out for them.
+    validation: Literal["test"] | Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 class ImageParams(_Strict):
@@ -78,7 +87,9 @@ Distribution = Literal["none", "data_parallel"]
 
 
 class TrainParams(_Strict):
-    seed: int
+    # One training run per seed and variation; each seed drives initialisation, shuffling
+    # and augmentation (the split keeps split.seed, so every run sees the same photos).
+    seeds: Annotated[list[int], Field(min_length=1)]
     # Keras dtype policy: mixed_* computes in 16 bits and keeps float32 weights.
     precision: Precision
     # Batches per compiled call: fewer round trips between Python and the backend.
@@ -114,12 +125,47 @@ class Params(_Strict):
     variations: Annotated[dict[str, VariationParams], Field(min_length=1)]
     compare: CompareParams
 
+    @field_validator("train")
+    @classmethod
+    def _seeds_are_distinct(cls, train: TrainParams) -> TrainParams:
+        repeated = sorted({seed for seed in train.seeds if train.seeds.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"seeds: each seed once (repeated: {repeated})")
+        return train
+
+    @field_validator("variations")
+    @classmethod
+    def _names_are_safe(cls, variations: dict[str, VariationParams]) -> dict:
+        unsafe = [name for name in variations if not VARIATION_NAME.match(name)]
+        if unsafe:
+            raise ValueError(
+                f"names must match [A-Za-z0-9_]+ (dvc.yaml puts them in shell commands "
+                f"and paths): {', '.join(repr(name) for name in unsafe)}"
+            )
+        return variations
+
     @model_validator(mode="after")
     def _variations_are_consistent(self) -> Params:
+        problems = []
         for name, variation in self.variations.items():
-            _check_builds_on(self.variations, name)
-            _check_feature_map(name, variation, self.image)
+            try:
+                _check_builds_on(self.variations, name)
+            except ValueError as problem:
+                problems.append(str(problem))
+            try:
+                _check_feature_map(name, variation, self.image)
+            except ValueError as problem:
+                problems.append(str(problem))
+        if problems:
+            # One line per problem; a cycle is reported once, however many members it has.
+            raise ValueError("\n".join(dict.fromkeys(problems)))
         return self
+
+    def seed(self, seed: int) -> int:
+        """`seed`, once it is known to be one of train.seeds (a ConfigError otherwise)."""
+        if seed not in self.train.seeds:
+            raise ConfigError(f"seed {seed} is not in train.seeds {self.train.seeds}")
+        return seed
 
     def variation(self, name: str) -> VariationParams:
         """The named variation, or a ConfigError listing the known ones."""
@@ -136,7 +182,13 @@ def _check_builds_on(variations: dict[str, VariationParams], name: str) -> None:
         if parent not in variations:
             raise ValueError(f"variations.{seen[-1]}.builds_on: no variation named {parent!r}")
         if parent in seen:
-            raise ValueError(f"variations.{name}.builds_on: cycle {' -> '.join([*seen, parent])}")
+            # The same line from whichever member the walk starts at: from the first by name.
+            cycle = seen[seen.index(parent) :]
+            start = cycle.index(min(cycle))
+            cycle = cycle[start:] + cycle[:start]
+            raise ValueError(
+                f"variations.{cycle[0]}.builds_on: cycle {' -> '.join([*cycle, cycle[0]])}"
+            )
         seen.append(parent)
         parent = variations[parent].builds_on
 
@@ -155,7 +207,7 @@ def _check_feature_map(name: str, variation: VariationParams, image: ImageParams
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and validate the params file; any problem is one ConfigError line."""
+    """Read and validate the params file; each problem is one line of the ConfigError."""
     path = Path(path)
     try:
         raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
@@ -169,20 +221,24 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+        lines = describe_validation_error(error).splitlines()
+        raise ConfigError("\n".join(f"{path}: {line}" for line in lines)) from None
 
 
 def describe_validation_error(error: ValidationError) -> str:
-    """One line for the first problem pydantic found: the dotted key, then what is wrong."""
-    first = error.errors(include_url=False)[0]
-    key = ".".join(str(part) for part in first["loc"])
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
+    """One line per problem pydantic found: the dotted key, then what is wrong."""
+    return "\n".join(_describe(problem) for problem in error.errors(include_url=False))
+
+
+def _describe(problem: ErrorDetails) -> str:
+    key = ".".join(str(part) for part in problem["loc"])
+    message = problem["msg"]
+    if problem["type"] == "extra_forbidden":
         return f"{key}: unknown key"
-    if first["type"] == "missing":
+    if problem["type"] == "missing":
         return f"{key}: missing key"
-    if first["type"] == "value_error":
-        # Our own validators already name the key in the message.
-        message = message.removeprefix("Value error, ")
-        return message if not key else f"{key}: {message}"
-    return f"{key}: {message} (got {first.get('input')!r})"
+    if problem["type"] == "value_error":
+        # Our own validators already name the key in the message (one line per problem).
+        lines = message.removeprefix("Value error, ").splitlines()
+        return "\n".join(line if not key else f"{key}: {line}" for line in lines)
+    return f"{key}: {message} (got {problem.get('input')!r})"

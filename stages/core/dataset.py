@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,10 @@ class Split:
     filenames: list[str]
 
 
+@overload
+def is_dog(dog_probability: np.ndarray) -> np.ndarray: ...
+@overload
+def is_dog(dog_probability: float) -> bool: ...
 def is_dog(dog_probability: np.ndarray | float) -> np.ndarray | bool:
     """The decision rule for the sigmoid output: dog at 0.5 and above (floats or arrays)."""
     return dog_probability >= 0.5
@@ -64,9 +69,22 @@ def load_split(cache: CachePaths, split_csv: Path) -> Split:
             f"{split_csv}: {len(missing)} photos are not in the decode cache "
             f"{cache.images} (first: {missing.iloc[0]}); rerun `dvc repro`"
         )
+    for table, path in ((index, cache.index), (split, split_csv)):
+        repeated = table.loc[table["filename"].duplicated(), "filename"]
+        if len(repeated):
+            raise CatdogError(
+                f"{path}: {len(repeated)} photos are listed more than once (first: "
+                f"{repeated.iloc[0]}); rerun `dvc repro`"
+            )
     rows = row_of.loc[split["filename"]].to_numpy()
-    return Split(
+    loaded = Split(
         images=np.ascontiguousarray(images[rows]),
         labels=labels_of(split["category"]),
         filenames=split["filename"].tolist(),
     )
+    if not len(loaded.images) == len(loaded.labels) == len(loaded.filenames):
+        raise CatdogError(
+            f"{split_csv}: {len(loaded.images)} images but {len(loaded.labels)} labels; "
+            f"rerun `dvc repro`"
+        )
+    return loaded

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,20 +48,21 @@ def find_photos(path: Path) -> PhotoArchive:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             refuse_unsafe_entries(names, str(path))
-            if _nested_train(names):
-                with zipfile.ZipFile(archive.open(_nested_train(names))) as inner:
-                    inner_names = inner.namelist()
-                refuse_unsafe_entries(inner_names, f"{path} ({_nested_train(names)})")
-                return _checked(
-                    PhotoArchive(
-                        path, _nested_train(names), "kaggle", _match(inner_names, KAGGLE_PHOTO)
-                    )
-                )
+            nested = _nested_train(names)
+            if nested:
+                refuse_duplicates([name for name in names if name == nested], str(path))
+                inner_names = _inner_names(archive, nested, path)
+                where = f"{path} ({nested})"
+                refuse_unsafe_entries(inner_names, where)
+                photos = _match(inner_names, KAGGLE_PHOTO)
+                refuse_duplicates([photo.name for photo in photos], where)
+                return _checked(PhotoArchive(path, nested, "kaggle", photos))
     except zipfile.BadZipFile as error:
         raise CatdogError(f"{path}: not a zip archive ({error})") from None
     for layout, pattern in (("microsoft", MICROSOFT_PHOTO), ("kaggle", KAGGLE_PHOTO)):
         photos = _match(names, pattern)
         if photos:
+            refuse_duplicates([photo.name for photo in photos], str(path))
             return _checked(PhotoArchive(path, None, layout, photos))
     raise CatdogError(
         f"{path}: no photos in either layout (expected PetImages/Cat/N.jpg and "
@@ -77,6 +79,26 @@ def refuse_unsafe_entries(names: list[str], where: str) -> None:
                 f"{where}: entry {name!r} would escape the destination folder; "
                 f"refusing this archive"
             )
+
+
+def _inner_names(archive: zipfile.ZipFile, nested: str, path: Path) -> list[str]:
+    """The entries of the nested zip, or a CatdogError naming the inner file."""
+    try:
+        with archive.open(nested) as handle, zipfile.ZipFile(handle) as inner:
+            return inner.namelist()
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+        raise CatdogError(f"{path}: {nested} inside it is not a readable zip ({error})") from None
+
+
+def refuse_duplicates(names: list[str], where: str) -> None:
+    """Refuse an archive that holds a photo's name more than once: which copy is the photo
+    is anyone's guess, and a duplicated row would put one photo in both splits."""
+    counts = Counter(names)
+    repeated = [f"{name!r} ({count} times)" for name, count in counts.items() if count > 1]
+    if repeated:
+        raise CatdogError(
+            f"{where}: duplicate entries, refusing this archive: {', '.join(sorted(repeated))}"
+        )
 
 
 def _nested_train(names: list[str]) -> str | None:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -27,12 +28,26 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from stages.core.atomic import atomic_path, write_csv
+from stages.core.config import ImageParams
+from stages.core.errors import CatdogError
 from stages.core.progress import progress
 from stages.ingest.archive import PhotoArchive, find_photos
 
 # Refuse to decode anything larger: a decompression bomb must never reach memory.
 MAX_PIXELS = 60_000_000
+# No photo is this big (the real archive's largest is a few MB): a member that says so in
+# its header, or inflates past it, is a zip bomb and is never read whole.
+MAX_MEMBER_BYTES = 256 * 2**20
+# The nested train.zip of Kaggle's layout is copied to disk (543 MB for the real one).
+MAX_NESTED_BYTES = 4 * 2**30
 CHUNK = 128
+# Compression methods Python's zipfile reads (stored, deflate, bzip2, lzma).
+READABLE_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
 
 
 class UndecodablePhoto(Exception):
@@ -45,6 +60,35 @@ class DecodedSet:
 
     index: pd.DataFrame  # filename, category, row
     rejected: pd.DataFrame  # filename, category, reason
+
+
+def read_member(archive: zipfile.ZipFile, name: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    """A member's bytes, at most `limit` of them; a member that cannot be read (encrypted,
+    an unknown compression method, a bad CRC, a broken stream) or is bigger than `limit`
+    (from its header, or from the stream if the header lies) is an UndecodablePhoto."""
+    info = archive.getinfo(name)
+    if info.flag_bits & 0x1:
+        raise UndecodablePhoto("encrypted zip entry (needs a password)")
+    if info.compress_type not in READABLE_METHODS:
+        raise UndecodablePhoto(f"unknown zip compression method {info.compress_type}")
+    if info.file_size > limit:
+        raise UndecodablePhoto(
+            f"zip bomb: {info.file_size:,} bytes once inflated (from {info.compress_size:,}), "
+            f"over the {limit:,}-byte cap for a photo"
+        )
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(limit + 1)
+    except zipfile.BadZipFile as error:  # a bad CRC-32, or a bad local header
+        raise UndecodablePhoto(f"corrupt zip entry: {error}") from None
+    except (zlib.error, EOFError, OSError, ValueError) as error:
+        method = READABLE_METHODS[info.compress_type]
+        raise UndecodablePhoto(f"broken {method} stream in the zip: {error}") from None
+    except (NotImplementedError, RuntimeError) as error:
+        raise UndecodablePhoto(f"unreadable zip entry: {error}") from None
+    if len(data) > limit:
+        raise UndecodablePhoto(f"zip bomb: inflates past the {limit:,}-byte cap for a photo")
+    return data
 
 
 def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
@@ -108,10 +152,11 @@ class _Output:
         return self.height * self.width * 3
 
 
-def _start_worker(zip_path: str, output: _Output) -> None:
+def _start_worker(zip_path: str, output: _Output, limit: int) -> None:
     _worker["archive"] = zipfile.ZipFile(zip_path)
     _worker["fd"] = os.open(output.path, os.O_WRONLY)
     _worker["output"] = output
+    _worker["limit"] = limit
 
 
 def _decode_chunk(task: tuple[int, list[str]]) -> list[str | None]:
@@ -120,11 +165,14 @@ def _decode_chunk(task: tuple[int, list[str]]) -> list[str | None]:
     or None where it decoded."""
     start, names = task
     archive, fd, output = _worker["archive"], _worker["fd"], _worker["output"]
+    limit = _worker["limit"]
     assert isinstance(archive, zipfile.ZipFile) and isinstance(output, _Output)
+    assert isinstance(limit, int) and isinstance(fd, int)
     reasons: list[str | None] = []
     for row, name in enumerate(names, start=start):
         try:
-            pixels = decode_photo(archive.read(name), output.height, output.width)
+            data = read_member(archive, name, limit)
+            pixels = decode_photo(data, output.height, output.width)
             os.pwrite(fd, pixels.data, output.offset + row * output.row_bytes)
             reasons.append(None)
         except UndecodablePhoto as problem:
@@ -132,27 +180,51 @@ def _decode_chunk(task: tuple[int, list[str]]) -> list[str | None]:
     return reasons
 
 
+NESTED_PREFIX = ".nested-"
+
+
 @contextlib.contextmanager
-def photo_zip(found: PhotoArchive, scratch: Path) -> Iterator[Path]:
+def photo_zip(found: PhotoArchive, scratch: Path, limit: int = MAX_NESTED_BYTES) -> Iterator[Path]:
     """The path of the zip holding the photos: the archive itself, or its nested train.zip
-    copied to a temporary file inside `scratch`."""
+    copied (at most `limit` bytes) to a temporary folder inside `scratch`. A copy that a
+    killed run left behind is removed first."""
     if found.nested is None:
         yield found.path
         return
     scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch, prefix=".nested-") as folder:
+    for stale in scratch.glob(f"{NESTED_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=NESTED_PREFIX) as folder:
         inner = Path(folder) / "train.zip"
-        with (
-            zipfile.ZipFile(found.path) as archive,
-            archive.open(found.nested) as source,
-            inner.open("wb") as target,
-        ):
-            shutil.copyfileobj(source, target, length=1 << 20)
+        _copy_nested(found, inner, limit)
         yield inner
 
 
+def _copy_nested(found: PhotoArchive, target: Path, limit: int) -> None:
+    where = f"{found.path} ({found.nested})"
+    with zipfile.ZipFile(found.path) as archive:
+        info = archive.getinfo(str(found.nested))
+        if info.file_size > limit:
+            raise CatdogError(f"{where}: {info.file_size:,} bytes once inflated, over {limit:,}")
+        copied = 0
+        try:
+            with archive.open(info) as source, target.open("wb") as handle:
+                while block := source.read(min(1 << 20, limit + 1 - copied)):
+                    copied += len(block)
+                    if copied > limit:
+                        raise CatdogError(f"{where}: inflates past {limit:,} bytes")
+                    handle.write(block)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+            raise CatdogError(f"{where}: unreadable ({e})") from None
+
+
 def decode_archive(
-    archive_path: Path, height: int, width: int, images_path: Path, workers: int | None = None
+    archive_path: Path,
+    height: int,
+    width: int,
+    images_path: Path,
+    workers: int | None = None,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
 ) -> DecodedSet:
     """Decode every labelled photo of the archive, in parallel, into the `.npy` array at
     `images_path` (row i is the archive's photo i; rows of rejected files stay black).
@@ -173,7 +245,7 @@ def decode_archive(
         with ProcessPoolExecutor(
             workers or os.cpu_count() or 1,
             initializer=_start_worker,
-            initargs=(str(zip_path), output),
+            initargs=(str(zip_path), output, max_member_bytes),
         ) as pool:
             results = pool.map(_decode_chunk, tasks)
             description = f"decoding {len(names)} photos"
@@ -206,21 +278,31 @@ def summarize(decoded: DecodedSet) -> str:
 
 
 def write_tables(decoded: DecodedSet, index_path: Path, rejected_path: Path) -> None:
-    """Write the index of the pixel rows and the rejected list, each atomically."""
+    """Write the index of the pixel rows and the rejected list (with each file's class),
+    each atomically."""
     write_csv(index_path, decoded.index)
-    write_csv(rejected_path, decoded.rejected[["filename", "reason"]])
+    write_csv(rejected_path, decoded.rejected[["filename", "category", "reason"]])
 
 
-def run(
-    archive_path: Path,
-    height: int,
-    width: int,
-    images_path: Path,
-    index_path: Path,
-    rejected_path: Path,
-) -> DecodedSet:
+@dataclass(frozen=True)
+class DecodeInputs:
+    """What the stage reads: the download stage's archive."""
+
+    archive: Path
+
+
+@dataclass(frozen=True)
+class DecodeOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    images: Path
+    index: Path
+    rejected: Path
+
+
+def run(image: ImageParams, inputs: DecodeInputs, outputs: DecodeOutputs) -> DecodedSet:
     """The stage: decode into the pixel array, write both tables, print the summary."""
-    decoded = decode_archive(archive_path, height, width, images_path)
-    write_tables(decoded, index_path, rejected_path)
+    decoded = decode_archive(inputs.archive, image.height, image.width, outputs.images)
+    write_tables(decoded, outputs.index, outputs.rejected)
     print(summarize(decoded), file=sys.stderr)
     return decoded

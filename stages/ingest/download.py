@@ -24,22 +24,80 @@ from stages.ingest.synthetic import write_synthetic_archive
 from stages.ingest.validate import check_kaggle_credentials, check_local_archive
 
 KAGGLE_RULES = "https://www.kaggle.com/competitions/{competition}/rules"
+# Every zip archive starts with a local file header.
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class NotTheArchive(ConnectionError):
+    """The server answered with something else (a web page, say): retried, never kept."""
+
+
+def _size_mismatch(url: str, total: int, size: int) -> CatdogError:
+    return CatdogError(
+        f"download {url}: the server's archive is {total:,} bytes, but data.size expected "
+        f"{size:,}; check data.size (and data.sha256)"
+    )
+
+
+def _total_size(response: http.client.HTTPResponse, offset: int) -> int | None:
+    """The whole archive's size as the response states it (Content-Range, or Content-Length
+    of a full answer), if it does."""
+    content_range = response.headers.get("Content-Range", "")
+    if offset and "/" in content_range and content_range.rsplit("/", 1)[1].strip().isdigit():
+        return int(content_range.rsplit("/", 1)[1])
+    length = response.headers.get("Content-Length", "")
+    return offset + int(length) if length.strip().isdigit() else None
+
+
+def _not_a_zip(first: bytes) -> NotTheArchive:
+    head = first[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml", b"<body")):
+        return NotTheArchive("the server sent a web page, not the zip archive")
+    return NotTheArchive(f"the server sent something that is not a zip (it starts {first[:8]!r})")
+
+
+def _starts_like_a_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
 
 
 def _fetch_once(url: str, partial: Path, size: int, timeout: float) -> None:
-    """Fetch the rest of `url` into `partial`, resuming from its length with HTTP Range."""
+    """Fetch the rest of `url` into `partial`, resuming from its length with HTTP Range; at
+    most `size` bytes in all, and only what starts like a zip."""
     offset = partial.stat().st_size if partial.exists() else 0
+    if offset and not _starts_like_a_zip(partial):
+        print(f"download: {partial.name} does not start like a zip; starting over", file=sys.stderr)
+        partial.unlink()
+        offset = 0
     if offset >= size:
         return
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         if offset and response.status != 206:
             offset = 0  # the server ignored Range: start over
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+            raise NotTheArchive(f"the server sent a web page ({content_type}), not the zip archive")
+        first = response.read(min(BLOCK, size - offset))
+        if not offset and not first.startswith(ZIP_MAGIC[: len(first)]):
+            raise _not_a_zip(first)
+        total = _total_size(response, offset)
+        if total is not None and total != size:
+            raise _size_mismatch(url, total, size)
         mode = "ab" if offset else "wb"
         with partial.open(mode) as handle, progress_bar(size, "download", "B", offset) as bar:
-            while block := response.read(BLOCK):
+            block, written = first, offset
+            while block:
                 handle.write(block)
                 bar.update(len(block))
+                written += len(block)
+                block = response.read(min(BLOCK, size - written)) if written < size else b""
+        if written >= size and response.read(1):
+            partial.unlink()
+            raise CatdogError(
+                f"download {url}: the server sends more than data.size ({size:,} bytes); "
+                f"check data.size (and data.sha256)"
+            )
     if partial.stat().st_size < size:
         raise ConnectionError(f"connection closed at {partial.stat().st_size} of {size} bytes")
 
@@ -67,7 +125,12 @@ def download(
             _fetch_once(url, partial, size, timeout)
             break
         except urllib.error.HTTPError as error:
-            if error.code == 416:  # our partial file is longer than the archive
+            if error.code == 416:  # we asked past the archive's end
+                headers = error.headers
+                stated = headers.get("Content-Range", "") if headers else ""  # bytes */<total>
+                total = stated.rsplit("/", 1)[-1].strip()
+                if total.isdigit() and int(total) != size:
+                    raise _size_mismatch(url, int(total), size) from None
                 partial.unlink(missing_ok=True)
             elif error.code < 500 and error.code != 429:
                 raise CatdogError(f"download {url}: HTTP {error.code} {error.reason}") from None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from stages.core.atomic import write_csv
+from stages.core.config import SplitParams
 from stages.core.errors import CatdogError
 
 
@@ -34,16 +36,58 @@ def split_index(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def run(
-    index_path: Path, test_size: float, seed: int, train_path: Path, test_path: Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The stage: read the decoded index, split it, write both CSVs."""
-    index = pd.read_csv(index_path, dtype=str, usecols=["filename", "category"])
-    train, test = split_index(index, test_size, seed)
-    write_csv(train_path, train)
-    write_csv(test_path, test)
-    print(f"split: {len(train)} train, {len(test)} test ({_counts(test)} in test)", file=sys.stderr)
-    return train, test
+@dataclass(frozen=True)
+class Splits:
+    """The photos of each split (`filename, category` rows). With `split.validation: test`
+    the validation rows are the test rows."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    validation: pd.DataFrame
+
+
+def split_photos(index: pd.DataFrame, split: SplitParams) -> Splits:
+    """Train and test by `split.test_size`; then, where `split.validation` is a fraction, a
+    stratified validation set carved out of the training photos (both seeded by
+    `split.seed`). The train and test rows do not depend on `split.validation` being
+    `test`, so the study's protocol keeps its split."""
+    train, test = split_index(index, split.test_size, split.seed)
+    if split.validation == "test":
+        return Splits(train, test, test)
+    train, validation = split_index(train, split.validation, split.seed)
+    return Splits(train, test, validation)
+
+
+@dataclass(frozen=True)
+class SplitInputs:
+    """What the stage reads: the decode stage's index of the photos that decoded."""
+
+    index: Path
+
+
+@dataclass(frozen=True)
+class SplitOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    train: Path
+    test: Path
+    validation: Path
+
+
+def run(split: SplitParams, inputs: SplitInputs, outputs: SplitOutputs) -> Splits:
+    """The stage: read the decoded index, split it, write the three CSVs."""
+    index = pd.read_csv(inputs.index, dtype=str, usecols=["filename", "category"])
+    splits = split_photos(index, split)
+    write_csv(outputs.train, splits.train)
+    write_csv(outputs.test, splits.test)
+    write_csv(outputs.validation, splits.validation)
+    held_out = "the test photos" if split.validation == "test" else f"{len(splits.validation)}"
+    print(
+        f"split: {len(splits.train)} train, {len(splits.test)} test "
+        f"({_counts(splits.test)} in test), validation: {held_out}",
+        file=sys.stderr,
+    )
+    return splits
 
 
 def _counts(frame: pd.DataFrame) -> str:

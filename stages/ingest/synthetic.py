@@ -73,19 +73,13 @@ def photo_specs(count: int, seed: int, min_side: int = 200, max_side: int = 400)
     ]
 
 
-def expected_rejects(count: int) -> int:
-    """How many files of a synthetic set of `count` photos cannot be decoded."""
-    per_class = count // 2
-    broken = [i for i, kind in special_kinds(per_class).items() if kind in BROKEN_KINDS]
-    return 2 * sum(index < per_class for index in broken)
-
-
 def _rng(spec: PhotoSpec) -> np.random.Generator:
     return np.random.default_rng([spec.seed, CATEGORIES.index(spec.category), spec.index])
 
 
 def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
-    return tuple(int(c) for c in rng.integers(0, 256, size=3))
+    red, green, blue = (int(c) for c in rng.integers(0, 256, size=3))
+    return red, green, blue
 
 
 def _draw_clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, h: int) -> None:
@@ -192,7 +186,7 @@ def draw_photo(spec: PhotoSpec) -> Image.Image:
     layer = Image.new("RGBA", (int(r * 4), int(r * 4)), (0, 0, 0, 0))
     draw_animal = _draw_cat if spec.category == "cat" else _draw_dog
     draw_animal(ImageDraw.Draw(layer), rng, r * 2, r * 2, r, _random_colour(rng))
-    layer = layer.rotate(float(rng.uniform(-25, 25)), resample=Image.BILINEAR)
+    layer = layer.rotate(float(rng.uniform(-25, 25)), resample=Image.Resampling.BILINEAR)
     x = int(rng.uniform(0, max(1, width - layer.width)))
     y = int(rng.uniform(0, max(1, height - layer.height)))
     image.paste(layer, (x, y), layer)

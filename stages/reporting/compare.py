@@ -1,23 +1,35 @@
-"""Stage `compare`: one table of every variation, with deltas against what it builds on,
-the study's reported figures beside ours, and the best variation by `compare.best_by`.
-Written as Markdown (metrics/compare.md) and as an HTML twin."""
+"""Stage `compare`: one table of every variation (means over seeds), with its difference
+to the variation it builds on and whether that difference is real (paired tests on the
+same test photos: stages/reporting/paired.py), the study's reported figures beside ours,
+and the best variation by `compare.best_by` where the evidence supports naming one.
+Written as Markdown (metrics/compare.md), an HTML twin, and JSON for machines
+(metrics/compare.json)."""
 
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from stages.core.atomic import write_text
+import pandas as pd
+
+from stages.core.atomic import write_json, write_text
 from stages.core.config import Params
 from stages.core.errors import CatdogError
+from stages.core.runs import run_paths
+from stages.reporting.paired import PairedComparison, Verdicts, compare_runs, seed_interval
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
 
 COLUMNS = (
     "variation",
     "builds on",
     "accuracy",
+    "sd",
     "Δ accuracy",
+    "95% CI",
+    "p",
+    "verdict",
     "loss",
     "Δ loss",
     "ROC AUC",
@@ -31,7 +43,14 @@ COLUMNS = (
     "study: loss",
     "study: time",
 )
-LEFT_ALIGNED = {"variation", "builds on", "study: accuracy", "study: loss", "study: time"}
+LEFT_ALIGNED = {
+    "variation",
+    "builds on",
+    "verdict",
+    "study: accuracy",
+    "study: loss",
+    "study: time",
+}
 LOWER_IS_BETTER = frozenset({"loss"})
 METRIC_NAMES = {
     "accuracy": "test accuracy",
@@ -50,23 +69,39 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def comparison_rows(params: Params, metrics: dict[str, dict]) -> list[list[str]]:
-    """One row per variation, in params.yaml's order (the study's)."""
+def _interval(interval: tuple[float, float] | None) -> str:
+    return "-" if interval is None else f"[{interval[0]:+.4f}, {interval[1]:+.4f}]"
+
+
+def _p_value(p_value: float) -> str:
+    return "<0.0001" if p_value < 1e-4 else f"{p_value:.4f}"
+
+
+def comparison_rows(
+    params: Params, metrics: dict[str, dict], pairs: dict[str, PairedComparison]
+) -> list[list[str]]:
+    """One row per variation, in params.yaml's order (the study's); `pairs` holds each
+    variation's paired comparison with the one it builds on."""
     rows = []
     for name, variation in params.variations.items():
         mine = metrics[name]
         parent = metrics.get(variation.builds_on) if variation.builds_on else None
+        pair = pairs.get(name)
         study = STUDY.get(name, StudyFigures("-", "-"))
         rows.append(
             [
                 name,
                 variation.builds_on or "-",
                 _number(mine["accuracy"]),
-                _delta(mine["accuracy"], parent and parent["accuracy"]),
+                _number(mine["sd"].get("accuracy")),
+                "-" if pair is None else f"{pair.difference:+.4f}",
+                "-" if pair is None else _interval(pair.interval),
+                "-" if pair is None else _p_value(pair.p_value),
+                "-" if pair is None else pair.verdict,
                 _number(mine["loss"]),
-                _delta(mine["loss"], parent and parent["loss"]),
+                _delta(mine["loss"], parent["loss"] if parent else None),
                 _number(mine["roc_auc"]),
-                _delta(mine["roc_auc"], parent and parent["roc_auc"]),
+                _delta(mine["roc_auc"], parent["roc_auc"] if parent else None),
                 _number(mine["precision"]),
                 _number(mine["recall"]),
                 f"{mine['params']:,}",
@@ -99,35 +134,141 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def read_metrics(params: Params, metrics_dir: Path) -> dict[str, dict]:
-    """metrics/<variation>.json for every variation in params.yaml."""
-    metrics = {}
+@dataclass(frozen=True)
+class CompareInputs:
+    """What the stage reads: `<metrics>/<variation>.json` (each variation's summary over
+    seeds) and `<runs>/<variation>/<seed>/predictions.csv` (each run's verdict per photo)."""
+
+    metrics: Path
+    runs: Path
+
+
+@dataclass(frozen=True)
+class CompareOutputs:
+    """Where the stage writes (dvc.yaml declares these paths)."""
+
+    markdown: Path
+    html: Path
+    json: Path
+
+
+def _read_json(path: Path, stage: str) -> dict:
+    if not path.is_file():
+        raise CatdogError(f"{path}: missing; run `dvc repro {stage}` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_results(params: Params, inputs: CompareInputs) -> dict[str, dict]:
+    """Every variation's summary over seeds, by name."""
+    return {
+        name: _read_json(inputs.metrics / f"{name}.json", f"summarize@{name}")
+        for name in params.variations
+    }
+
+
+def read_verdicts(params: Params, runs: Path) -> dict[str, list[Verdicts]]:
+    """Every variation's per-photo verdicts, one entry per seed in train.seeds' order."""
+    verdicts: dict[str, list[Verdicts]] = {}
     for name in params.variations:
-        path = metrics_dir / f"{name}.json"
-        if not path.is_file():
-            raise CatdogError(f"{path}: missing; run `dvc repro evaluate@{name}` first")
-        metrics[name] = json.loads(path.read_text(encoding="utf-8"))
-    return metrics
+        verdicts[name] = []
+        for seed in params.train.seeds:
+            path = run_paths(runs, name, seed).predictions
+            if not path.is_file():
+                raise CatdogError(f"{path}: missing; run `dvc repro evaluate@{name}-{seed}` first")
+            verdicts[name].append(Verdicts.of(pd.read_csv(path, dtype={"filename": str})))
+    return verdicts
+
+
+def parent_comparisons(
+    params: Params, verdicts: dict[str, list[Verdicts]]
+) -> dict[str, PairedComparison]:
+    """Each variation that builds on another, against it."""
+    return {
+        name: compare_runs(verdicts[name], verdicts[variation.builds_on])
+        for name, variation in params.variations.items()
+        if variation.builds_on is not None
+    }
+
+
+@dataclass(frozen=True)
+class BestVerdict:
+    """The variation with the best mean `compare.best_by`, and whether the evidence puts
+    it ahead of each other variation."""
+
+    name: str
+    metric: str
+    value: float
+    evidence: dict[str, bool]  # other variation -> is the best significantly ahead of it
+
+    @property
+    def supported(self) -> bool:
+        return all(self.evidence.values())
+
+
+def ahead_by_seeds(metric: str, best: dict, other: dict) -> bool:
+    """Whether `best` beats `other` on `metric` over seeds: the bootstrap interval of the
+    per-seed differences (two seeds or more) lies on the better side of 0."""
+    seeds = list(best["per_seed"])
+    if any(
+        best["per_seed"][s][metric] is None or other["per_seed"][s][metric] is None for s in seeds
+    ):
+        return False
+    differences = [best["per_seed"][s][metric] - other["per_seed"][s][metric] for s in seeds]
+    interval = seed_interval(differences)
+    if interval is None:
+        return False
+    return interval[1] < 0 if metric in LOWER_IS_BETTER else interval[0] > 0
+
+
+def judge_best(
+    params: Params, metrics: dict[str, dict], verdicts: dict[str, list[Verdicts]]
+) -> BestVerdict:
+    """Name the best by compare.best_by, and test it against every other variation:
+    McNemar on the per-photo verdicts for accuracy, the seed interval for other metrics."""
+    metric = params.compare.best_by
+    best = best_variation(params, metrics)
+    evidence = {}
+    for other in params.variations:
+        if other == best:
+            continue
+        if metric == "accuracy":
+            pair = compare_runs(verdicts[best], verdicts[other])
+            evidence[other] = pair.verdict == "better"
+        else:
+            evidence[other] = ahead_by_seeds(metric, metrics[best], metrics[other])
+    return BestVerdict(best, metric, metrics[best][metric], evidence)
 
 
 INTRO = (
-    "Test-split metrics (dog is the positive class for precision, recall and ROC AUC); "
-    "each Δ is against the variation in *builds on*. Columns marked *study:* are the "
+    "Test-split metrics, each the mean over the seeds in `train.seeds` (dog is the positive "
+    "class for precision, recall and ROC AUC); *sd* is accuracy's standard deviation over "
+    "seeds. Each Δ is against the variation in *builds on*, on the same test photos and "
+    "seeds. *95% CI*: a bootstrap of the per-seed accuracy differences (two seeds or "
+    "more). *p*: McNemar's exact test on the per-photo verdicts, discordant photos pooled "
+    "over seeds. *verdict*: better or worse where p < 0.05 and the interval, if any, "
+    "excludes 0; otherwise no evidence. Columns marked *study:* are the "
     "original study's reported figures (50 epochs on Microsoft's 25,000 photos, read off "
     "its Figs. 4-13), not ours; `-` where it gives none."
 )
 
 
-def best_sentence(params: Params, metrics: dict[str, dict]) -> str:
-    """'Best by test accuracy (compare.best_by in params.yaml): v4 (0.9100).' and the
-    study's own choice."""
-    metric = params.compare.best_by
-    best = best_variation(params, metrics)
-    return (
-        f"Best by {METRIC_NAMES[metric]} (`compare.best_by: {metric}` in params.yaml): "
-        f"{best} ({_number(metrics[best][metric])}). The study chose {STUDY_BEST} "
-        f"(highest accuracy, lowest loss)."
-    )
+def best_sentence(best: BestVerdict) -> str:
+    """Names the best variation where the evidence supports it, says why not otherwise;
+    then the study's own choice."""
+    named = f"{METRIC_NAMES[best.metric]} (`compare.best_by: {best.metric}` in params.yaml)"
+    test = "McNemar at p < 0.05" if best.metric == "accuracy" else "bootstrap over seeds"
+    if best.supported:
+        verdict = (
+            f"Best by {named}: {best.name} ({_number(best.value)}), ahead of every other "
+            f"variation with evidence ({test})."
+        )
+    else:
+        unseparated = ", ".join(name for name, ahead in best.evidence.items() if not ahead)
+        verdict = (
+            f"Highest {named}: {best.name} ({_number(best.value)}), but the evidence does "
+            f"not separate it from {unseparated} ({test}): no variation is named best."
+        )
+    return f"{verdict} The study chose {STUDY_BEST} (highest accuracy, lowest loss)."
 
 
 def html_report(rows: list[list[str]], intro: str, best: str) -> str:
@@ -170,13 +311,39 @@ td.left, th.left {{ text-align: left; }}
 """
 
 
-def compare(params: Params, metrics_dir: Path, output: Path, html_output: Path | None) -> str:
-    """Build the report, write it to `output` (and its HTML twin), and return the Markdown."""
-    metrics = read_metrics(params, metrics_dir)
-    rows = comparison_rows(params, metrics)
-    best = best_sentence(params, metrics)
-    report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{best}\n"
-    if html_output is not None:
-        write_text(html_output, html_report(rows, INTRO, best))
-    write_text(output, report)
+def machine_report(
+    params: Params, best: BestVerdict, pairs: dict[str, PairedComparison]
+) -> dict[str, object]:
+    """What machines read (metrics/compare.json): the best variation and whether the
+    evidence supports it, and every variation against the one it builds on."""
+    return {
+        "best_by": best.metric,
+        "best": best.name,
+        "best_value": best.value,
+        "best_is_supported": best.supported,
+        "seeds": params.train.seeds,
+        "pairs": [
+            {
+                "variation": name,
+                "builds_on": params.variations[name].builds_on,
+                "metric": "accuracy",
+                **pair.as_json(),
+            }
+            for name, pair in pairs.items()
+        ],
+    }
+
+
+def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> str:
+    """Build the report, write it as Markdown, HTML and JSON, and return the Markdown."""
+    results = read_results(params, inputs)
+    verdicts = read_verdicts(params, inputs.runs)
+    pairs = parent_comparisons(params, verdicts)
+    best = judge_best(params, results, verdicts)
+    rows = comparison_rows(params, results, pairs)
+    sentence = best_sentence(best)
+    report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
+    write_json(outputs.json, machine_report(params, best, pairs))
+    write_text(outputs.html, html_report(rows, INTRO, sentence))
+    write_text(outputs.markdown, report)
     return report

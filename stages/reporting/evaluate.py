@@ -7,7 +7,6 @@ with its native `confusion` and `simple` templates; `catdog figures` as PNGs.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,15 @@ def score(labels: np.ndarray, dog_probability: np.ndarray) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
+class EvaluateInputs:
+    """What the stage reads: the trained model, the decode cache and the test split."""
+
+    model: Path
+    cache: CachePaths
+    test_csv: Path
+
+
+@dataclass(frozen=True)
 class EvaluateOutputs:
     """Where the stage writes (dvc.yaml declares these paths)."""
 
@@ -81,27 +89,15 @@ def roc_table(labels: np.ndarray, dog_probability: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"fpr": np.round(fpr, 6), "tpr": np.round(tpr, 6)})
 
 
-def evaluate(
-    model_path: Path,
-    summary_path: Path,
-    cache: CachePaths,
-    test_csv: Path,
-    outputs: EvaluateOutputs,
-) -> dict[str, object]:
-    """Score the model, merge in its training summary, write the metrics JSON and the
-    per-photo predictions and ROC points."""
-    model = keras.models.load_model(model_path)
-    test = load_split(cache, test_csv)
+def evaluate(inputs: EvaluateInputs, outputs: EvaluateOutputs) -> dict[str, object]:
+    """Score the model on the test split; write the metrics JSON, the per-photo predictions
+    and the ROC points. (Training time and epochs are the train stage's own metrics.)"""
+    model = keras.models.load_model(inputs.model)
+    test = load_split(inputs.cache, inputs.test_csv)
     probability = model.predict(test.images, batch_size=PREDICT_BATCH, verbose=0).reshape(-1)
-    training = json.loads(summary_path.read_text(encoding="utf-8"))
     metrics = {
         **score(test.labels, probability),
         "test_images": len(test.labels),
-        "params": model.count_params(),
-        "train_seconds": training["train_seconds"],
-        "train_images_per_second": training["train_images_per_second"],
-        "steady_train_images_per_second": training["steady_train_images_per_second"],
-        "epochs": training["epochs"],
     }
     write_csv(outputs.predictions, predictions_table(test.filenames, test.labels, probability))
     write_csv(outputs.roc, roc_table(test.labels, probability))

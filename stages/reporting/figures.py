@@ -21,11 +21,13 @@ from matplotlib.ticker import MaxNLocator
 
 from stages.core.atomic import atomic_path
 from stages.core.dataset import CLASS_NAMES
-from stages.ingest.archive import KAGGLE_PHOTO, MICROSOFT_PHOTO
 
-DPI = 100
+# 300 dpi: fit for print in a paper.
+DPI = 300
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
 RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#cf222e"
+# A photo whose truth is not known (`catdog predict`): neither right nor wrong.
+UNKNOWN_COLOR = "black"
 
 
 def save_figure(figure: Figure, path: Path | str) -> None:
@@ -36,19 +38,10 @@ def save_figure(figure: Figure, path: Path | str) -> None:
         )
 
 
-def category_of(filename: str) -> str | None:
-    """cat or dog, from a photo's path inside either archive layout (None if neither)."""
-    for pattern in (MICROSOFT_PHOTO, KAGGLE_PHOTO):
-        match = pattern.match(filename)
-        if match:
-            return match.group(1).lower()
-    return None
-
-
 def class_counts_figure(index: pd.DataFrame, rejected: pd.DataFrame) -> Figure:
     """Fig. 1: photos per class in the archive, and kept after dropping rejected files."""
     kept = index["category"].value_counts()
-    dropped = rejected["filename"].map(category_of).value_counts()
+    dropped = rejected["category"].value_counts()
     before = [int(kept.get(c, 0) + dropped.get(c, 0)) for c in CLASS_NAMES]
     after = [int(kept.get(c, 0)) for c in CLASS_NAMES]
     figure = Figure(figsize=(6.4, 4.2))
@@ -122,13 +115,25 @@ def samples_figure(images: np.ndarray, index: pd.DataFrame, per_class: int = 4) 
     return photo_grid_figure(photos, captions, f"Sample photos ({shape[1]}x{shape[2]} RGB)")
 
 
-def curves_figure(history: pd.DataFrame, name: str) -> Figure:
-    """Figs. 4-13: accuracy and loss per epoch, train vs test, side by side."""
+def _band(axes, history: pd.DataFrame, column: str, color: str) -> None:
+    """Shade min to max over seeds, where the history has them and they differ."""
+    low, high = f"{column}_min", f"{column}_max"
+    if low in history and high in history and (history[low] != history[high]).any():
+        axes.fill_between(history["epoch"], history[low], history[high], color=color, alpha=0.2)
+
+
+def curves_figure(history: pd.DataFrame, name: str, held_out: str = "test") -> Figure:
+    """Figs. 4-13: accuracy and loss per epoch, train vs the held-out photos (`held_out`:
+    test or validation), side by side; the mean over seeds, shaded from min to max."""
     figure = Figure(figsize=(11, 4))
     accuracy, loss = figure.subplots(1, 2)
     for axes, metric in ((accuracy, "accuracy"), (loss, "loss")):
         axes.plot(history["epoch"], history[metric], "o-", color=TRAIN_COLOR, label="train")
-        axes.plot(history["epoch"], history[f"val_{metric}"], "o-", color=TEST_COLOR, label="test")
+        axes.plot(
+            history["epoch"], history[f"val_{metric}"], "o-", color=TEST_COLOR, label=held_out
+        )
+        _band(axes, history, metric, TRAIN_COLOR)
+        _band(axes, history, f"val_{metric}", TEST_COLOR)
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(metric)
@@ -212,15 +217,18 @@ class Labelled:
 
 
 def gallery_figure(items: Sequence[Labelled], title: str, columns: int = 4) -> Figure:
-    """Fig. 14: photos with 'probably a CAT, 96.86%'; green if right, red if wrong."""
+    """Fig. 14: photos with 'probably a CAT, 96.86%'; green if right, red if wrong, black
+    where the truth is not known."""
     captions, colors = [], []
     for item in items:
         line = f"probably a {item.label.upper()}\n{item.confidence:.2%} confidence"
         if item.truth is not None:
             line += f"\n(actually a {item.truth})"
         captions.append(f"{item.caption}\n{line}" if item.caption else line)
-        right = item.truth is None or item.truth == item.label
-        colors.append(RIGHT_COLOR if right else WRONG_COLOR)
+        if item.truth is None:
+            colors.append(UNKNOWN_COLOR)
+        else:
+            colors.append(RIGHT_COLOR if item.truth == item.label else WRONG_COLOR)
     return photo_grid_figure(
         [item.pixels for item in items], captions, title, colors=colors, columns=columns
     )

@@ -4,14 +4,14 @@ outputs and write the study's figures as PNGs (drawn by stages.reporting.figures
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages.core.config import Params
-from stages.core.dataset import CLASS_NAMES, label_of
-from stages.reporting.compare import best_variation, read_metrics
+from stages.core.dataset import CLASS_NAMES, CachePaths, label_of
+from stages.core.runs import run_paths
 from stages.reporting.figures import (
     Labelled,
     class_counts_figure,
@@ -31,38 +31,80 @@ def _index(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"filename": str, "category": str, "row": np.int64})
 
 
-def data_figures(
-    images: Path, index: Path, rejected: Path, class_counts_png: Path, samples_png: Path
-) -> None:
+@dataclass(frozen=True)
+class DataFigureInputs:
+    """What `figures_data` reads: the decode cache and its rejected files."""
+
+    cache: CachePaths
+    rejected: Path
+
+
+@dataclass(frozen=True)
+class DataFigureOutputs:
+    """Where `figures_data` writes: Fig. 1 and Fig. 2."""
+
+    class_counts: Path
+    samples: Path
+
+
+def data_figures(inputs: DataFigureInputs, outputs: DataFigureOutputs) -> None:
     """Fig. 1 (class counts before and after rejected files) and Fig. 2 (sample photos)."""
-    table = _index(index)
-    save_figure(class_counts_figure(table, pd.read_csv(rejected, dtype=str)), class_counts_png)
-    save_figure(samples_figure(np.load(images, mmap_mode="r"), table), samples_png)
+    table = _index(inputs.cache.index)
+    rejected = pd.read_csv(inputs.rejected, dtype=str)
+    save_figure(class_counts_figure(table, rejected), outputs.class_counts)
+    save_figure(samples_figure(np.load(inputs.cache.images, mmap_mode="r"), table), outputs.samples)
+
+
+@dataclass(frozen=True)
+class VariationFigureInputs:
+    """What `figures@<variation>` reads: its mean history over seeds, its summary metrics,
+    and the ROC points of one seed's run."""
+
+    history: Path
+    metrics: Path
+    roc: Path
+    roc_seed: int
+
+
+@dataclass(frozen=True)
+class VariationFigureOutputs:
+    """Where `figures@<variation>` writes: curves, confusion matrix and ROC curve."""
+
+    curves: Path
+    confusion: Path
+    roc: Path
 
 
 def variation_figures(
-    name: str,
-    history: Path,
-    metrics: Path,
-    roc: Path,
-    outputs: tuple[Path, Path, Path],
+    name: str, held_out: str, inputs: VariationFigureInputs, outputs: VariationFigureOutputs
 ) -> None:
-    """Curves (train vs test), confusion matrix and ROC curve of one variation;
-    `outputs` is (curves, confusion, roc) PNG paths."""
-    curves_png, confusion_png, roc_png = outputs
-    scores = json.loads(metrics.read_text(encoding="utf-8"))
-    points = pd.read_csv(roc)
-    save_figure(curves_figure(pd.read_csv(history), name), curves_png)
-    save_figure(confusion_figure(scores["confusion"], name), confusion_png)
-    save_figure(roc_figure(points["fpr"], points["tpr"], scores["roc_auc"], name), roc_png)
+    """Curves (train vs `held_out` photos, mean over seeds), confusion matrix (summed over
+    seeds) and one seed's ROC curve of one variation."""
+    scores = json.loads(inputs.metrics.read_text(encoding="utf-8"))
+    points = pd.read_csv(inputs.roc)
+    seeds = scores["seeds"]
+    titled = name if seeds == 1 else f"{name} ({seeds} seeds)"
+    auc = scores["per_seed"][str(inputs.roc_seed)]["roc_auc"]
+    save_figure(curves_figure(pd.read_csv(inputs.history), titled, held_out), outputs.curves)
+    save_figure(confusion_figure(scores["confusion"], titled), outputs.confusion)
+    roc_name = name if seeds == 1 else f"{name} (seed {inputs.roc_seed})"
+    save_figure(roc_figure(points["fpr"], points["tpr"], auc, roc_name), outputs.roc)
 
 
 def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.ndarray) -> list:
-    """The first few test photos of each class (by filename), with the model's verdict."""
-    ordered = predictions.sort_values("filename", kind="stable")
-    chosen = pd.concat(
-        [ordered[ordered["actual"] == c].head(GALLERY_PER_CLASS) for c in CLASS_NAMES]
-    )
+    """Per class, the model's most confident mistakes beside its most confident right
+    verdicts (GALLERY_PER_CLASS photos, up to half of them mistakes; ties by filename)."""
+    scored = predictions.assign(
+        _confidence=(predictions["dog_probability"] - 0.5).abs(),
+        _wrong=predictions["actual"] != predictions["predicted"],
+    ).sort_values(["_confidence", "filename"], ascending=[False, True], kind="stable")
+    parts = []
+    for name in CLASS_NAMES:
+        of_class = scored[scored["actual"] == name]
+        wrong = of_class[of_class["_wrong"]].head(GALLERY_PER_CLASS // 2)
+        right = of_class[~of_class["_wrong"]].head(GALLERY_PER_CLASS - len(wrong))
+        parts.extend([wrong, right])
+    chosen = pd.concat(parts)
     row_of = dict(zip(index["filename"], index["row"], strict=True))
     items = []
     for record in chosen.itertuples(index=False):
@@ -79,22 +121,44 @@ def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.nda
     return items
 
 
+@dataclass(frozen=True)
+class SummaryFigureInputs:
+    """What `figures_all` reads: `<plots>/<variation>/history.csv` (mean over seeds), the
+    comparison's verdict (which variation is best), the best's first run's verdicts under
+    `<runs>`, and the decode cache."""
+
+    plots: Path
+    runs: Path
+    comparison: Path
+    cache: CachePaths
+
+
+@dataclass(frozen=True)
+class SummaryFigureOutputs:
+    """Where `figures_all` writes: the overlay of every variation and Fig. 14."""
+
+    overlay: Path
+    gallery: Path
+
+
 def summary_figures(
-    params: Params,
-    plots_dir: Path,
-    metrics_dir: Path,
-    images: Path,
-    index: Path,
-    outputs: tuple[Path, Path],
+    variations: list[str], inputs: SummaryFigureInputs, outputs: SummaryFigureOutputs
 ) -> str:
-    """All variations' test curves overlaid, and the best variation's predictions gallery
-    (Fig. 14) on test photos; `outputs` is (overlay, gallery). Returns the best's name."""
-    overlay_png, gallery_png = outputs
-    histories = {name: pd.read_csv(plots_dir / name / "history.csv") for name in params.variations}
-    save_figure(overlay_figure(histories), overlay_png)
-    best = best_variation(params, read_metrics(params, metrics_dir))
-    predictions = pd.read_csv(plots_dir / best / "predictions.csv", dtype={"filename": str})
-    items = gallery_items(predictions, _index(index), np.load(images, mmap_mode="r"))
-    title = f"Predictions of {best} (best by {params.compare.best_by}) on test photos"
-    save_figure(gallery_figure(items, title), gallery_png)
+    """All variations' test curves overlaid, and the predictions gallery (Fig. 14) of the
+    variation the comparison names best. Returns its name."""
+    histories = {name: pd.read_csv(inputs.plots / name / "history.csv") for name in variations}
+    save_figure(overlay_figure(histories), outputs.overlay)
+    verdict = json.loads(inputs.comparison.read_text(encoding="utf-8"))
+    best, seed = verdict["best"], verdict["seeds"][0]
+    run = run_paths(inputs.runs, best, seed)
+    predictions = pd.read_csv(run.predictions, dtype={"filename": str})
+    pixels = np.load(inputs.cache.images, mmap_mode="r")
+    items = gallery_items(predictions, _index(inputs.cache.index), pixels)
+    ranked = "best" if verdict["best_is_supported"] else "highest"
+    run_name = best if len(verdict["seeds"]) == 1 else f"{best}, seed {seed}"
+    title = (
+        f"Predictions of {run_name} ({ranked} by {verdict['best_by']}) on test photos:"
+        " its most confident mistakes and right verdicts"
+    )
+    save_figure(gallery_figure(items, title), outputs.gallery)
     return best

@@ -77,6 +77,8 @@ def load_photos(
             failures.append(Failure(str(path), "is a directory"))
         except UndecodablePhoto as problem:
             failures.append(Failure(str(path), str(problem)))
+        except OSError as error:  # a symlink loop, no permission, an I/O error...
+            failures.append(Failure(str(path), error.strerror or str(error)))
     stacked = np.stack(pixels) if pixels else np.zeros((0, height, width, 3), np.uint8)
     return good, stacked, failures
 

@@ -1,6 +1,7 @@
-"""Stage `train@<variation>`: train one variation on the decode cache.
+"""Stage `train@<variation>-<seed>`: train one variation from one seed on the decode cache.
 
-As in the study, the test split is the validation data behind the per-epoch curves.
+The per-epoch curves use the validation split: the test photos under the study's
+protocol (`split.validation: test`), or photos held out of the training set.
 Writes the model (`.keras`), its per-epoch history (CSV) and a small JSON summary of
 the training time, all atomically.
 
@@ -35,6 +36,17 @@ from stages.training.model import build_classifier, build_trainer, compile_model
 from stages.training.seed import seed_everything
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+
+
+@dataclass(frozen=True)
+class TrainInputs:
+    """What the stage reads: the decode cache and both splits; and `checkpoints`, the
+    folder for resume state, which lives outside DVC's outputs."""
+
+    cache: CachePaths
+    train_csv: Path
+    validation_csv: Path
+    checkpoints: Path
 
 
 @dataclass(frozen=True)
@@ -104,25 +116,28 @@ def checkpoint_folder(
     variation_name: str,
     cache: CachePaths,
     train_csv: Path,
-    test_csv: Path,
+    validation_csv: Path,
+    seed: int,
 ) -> Path:
-    """`root/<variation>-<fingerprint>`: the fingerprint covers the variation's params, the
-    blocks training reads, both splits and the decode cache's identity."""
+    """`root/<variation>-<seed>-<fingerprint>`: the fingerprint covers the variation's
+    params, the blocks training reads, the seed, both splits and the decode cache's
+    identity."""
     images = cache.images.stat()
     fingerprint = json.dumps(
         {
             "variation": params.variation(variation_name).model_dump(),
             "image": params.image.model_dump(),
             "augment": params.augment.model_dump(),
-            "train": params.train.model_dump(),
-            "splits": [sha256_of(train_csv), sha256_of(test_csv), sha256_of(cache.index)],
+            "train": params.train.model_dump(exclude={"seeds"}),
+            "seed": seed,
+            "splits": [sha256_of(train_csv), sha256_of(validation_csv), sha256_of(cache.index)],
             "images": [images.st_size, images.st_mtime_ns],
             "backend": keras.backend.backend(),
         },
         sort_keys=True,
     )
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
-    return root / f"{variation_name}-{digest}"
+    return root / f"{variation_name}-{seed}-{digest}"
 
 
 def epochs_done(backup: Path) -> int:
@@ -137,39 +152,41 @@ def keras_verbosity() -> int:
 
 
 def train(
-    params: Params,
-    variation_name: str,
-    cache: CachePaths,
-    train_csv: Path,
-    test_csv: Path,
-    outputs: TrainOutputs,
-    checkpoints: Path,
+    params: Params, variation_name: str, seed: int, inputs: TrainInputs, outputs: TrainOutputs
 ) -> dict[str, float]:
-    """Train the variation, resuming from its checkpoint if one exists; return the training
-    summary it also writes to `outputs.summary`."""
+    """Train the variation from `seed` (one of train.seeds), resuming from its checkpoint if
+    one exists; return the training summary it also writes to `outputs.summary`."""
     variation = params.variation(variation_name)
-    seed_everything(params.train.seed)
-    train_split = load_split(cache, train_csv)
-    test_split = load_split(cache, test_csv)
+    seed_everything(params.seed(seed))
+    train_split = load_split(inputs.cache, inputs.train_csv)
+    validation_split = load_split(inputs.cache, inputs.validation_csv)
     with dtype_policy(params.train.precision):
         model = build_classifier(variation, params.image, name=variation_name)
         trainer = compile_model(
-            build_trainer(model, params.augment, params.train.seed),
+            build_trainer(model, params.augment, seed),
             variation,
             steps_per_execution(params.train.steps_per_execution),
         )
-    folder = checkpoint_folder(checkpoints, params, variation_name, cache, train_csv, test_csv)
+    folder = checkpoint_folder(
+        inputs.checkpoints,
+        params,
+        variation_name,
+        inputs.cache,
+        inputs.train_csv,
+        inputs.validation_csv,
+        seed,
+    )
+    run = f"train@{variation_name}-{seed}"
     print(
-        f"train@{variation_name}: {model.count_params():,} parameters, "
-        f"{len(train_split.labels)} train / {len(test_split.labels)} test photos, "
+        f"{run}: {model.count_params():,} parameters, {len(train_split.labels)} train / "
+        f"{len(validation_split.labels)} validation photos ({params.split.validation}), "
         f"{variation.epochs} epochs of batch {variation.batch_size}, "
         f"{params.train.precision} on {keras.backend.backend()}",
         file=sys.stderr,
     )
     if done := epochs_done(folder / "backup"):
         print(
-            f"train@{variation_name}: resuming after epoch {done} of {variation.epochs} "
-            f"from {folder}",
+            f"{run}: resuming after epoch {done} of {variation.epochs} from {folder}",
             file=sys.stderr,
         )
     log = TrainingLog(folder / "history.csv", outputs.history)
@@ -177,7 +194,7 @@ def train(
         str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
     )
     trainer.fit(
-        **fit_data(train_split, test_split, variation.batch_size, params.train.seed),
+        **fit_data(train_split, validation_split, variation.batch_size, seed),
         epochs=variation.epochs,
         callbacks=[log, backup],
         verbose=keras_verbosity(),
@@ -200,6 +217,7 @@ def train(
         "epochs": variation.epochs,
         "params": model.count_params(),
         "backend": keras.backend.backend(),
+        "seed": seed,
     }
     write_json(outputs.summary, summary)
     shutil.rmtree(folder)
