@@ -227,8 +227,9 @@ def test_plots_render_for_every_variation_with_no_network_scripts(plots_page) ->
     html = plots_page.read_text()
     for name in VARIATIONS:
         assert f'id = "{name}_accuracy"' in html and f'id = "{name}_loss"' in html  # dvc.yaml
-        assert f'id = "plots_{name}_predictions_csv"' in html  # DVC's confusion template
-        assert f'id = "plots_{name}_roc_csv"' in html
+        assert f'id = "runs_{name}_42_predictions_csv"' in html  # DVC's confusion template
+        assert f'id = "runs_{name}_42_roc_csv"' in html
+        assert f'id = "runs_{name}_42_history_csv"' in html  # each run's own curves
     assert "vegaEmbed(" in html and "<script>" in html  # vega inlined, not fetched
     assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.IGNORECASE)
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html, re.IGNORECASE)
