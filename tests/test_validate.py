@@ -11,7 +11,7 @@ from workspace_copy import edit_params
 from workspace_copy import set_param as _set
 
 from stages.cli import app
-from stages.ingest.validate import pipeline_outputs
+from stages.ingest.source import pipeline_outputs
 
 runner = CliRunner()
 

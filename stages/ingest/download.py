@@ -20,8 +20,16 @@ from stages.core.atomic import BLOCK, atomic_path, sha256_of
 from stages.core.config import DataParams
 from stages.core.errors import CatdogError
 from stages.core.progress import progress_bar
+from stages.ingest.source import (
+    Kaggle,
+    LocalArchive,
+    Microsoft,
+    Synthetic,
+    check_kaggle_credentials,
+    check_local_archive,
+    source_of,
+)
 from stages.ingest.synthetic import write_synthetic_archive
-from stages.ingest.validate import check_kaggle_credentials, check_local_archive
 
 KAGGLE_RULES = "https://www.kaggle.com/competitions/{competition}/rules"
 # Every zip archive starts with a local file header.
@@ -198,13 +206,13 @@ def copy_local(source: str, target: Path) -> None:
 
 def fetch(data: DataParams, target: Path) -> None:
     """Put the archive that `data.source` names at `target`."""
-    if data.source == "microsoft":
-        download(data.url, target, data.size, data.sha256)
-    elif data.source == "kaggle":
-        fetch_kaggle(data.kaggle_competition, target)
-    elif data.source == "synthetic":
-        synthetic = data.synthetic
-        write_synthetic_archive(target, synthetic.count, synthetic.seed, synthetic.layout)
-    else:
-        copy_local(data.source, target)
+    match source_of(data):
+        case Microsoft(url=url, size=size, sha256=sha256):
+            download(url, target, size, sha256)
+        case Kaggle(competition=competition):
+            fetch_kaggle(competition, target)
+        case Synthetic(count=count, seed=seed, layout=layout):
+            write_synthetic_archive(target, count, seed, layout)
+        case LocalArchive(path=path):
+            copy_local(path, target)
     print(f"download: {data.source} -> {target} ({target.stat().st_size:,} bytes)", file=sys.stderr)
