@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -64,9 +65,10 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[str, Behaviour]]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[tuple[str, Behaviour]]:
+    """A local HTTP server with `handler` on a free port: (the archive's URL, its behaviour)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.behaviour = Behaviour()  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -75,6 +77,12 @@ def server() -> Iterator[tuple[str, Behaviour]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Behaviour]]:
+    with serving(Handler) as served:
+        yield served
 
 
 def fast_download(url: str, target: Path) -> None:

@@ -3,13 +3,11 @@ partial file is discarded and fetched again) and a read that times out (resumed)
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 
 import pytest
-from test_download import DIGEST, PAYLOAD, Behaviour, Handler
+from test_download import DIGEST, PAYLOAD, Behaviour, Handler, serving
 
 from stages.core.errors import CatdogError
 from stages.ingest.download import download
@@ -39,15 +37,8 @@ class StallingHandler(Handler):
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, Behaviour]]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StallingHandler)
-    httpd.behaviour = Behaviour()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}/archive.zip", httpd.behaviour  # type: ignore[attr-defined]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(StallingHandler) as served:
+        yield served
 
 
 def _download(url, target, retries: int = 3, timeout: float = 5) -> None:
