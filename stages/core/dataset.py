@@ -57,10 +57,15 @@ def labels_of(categories: pd.Series) -> np.ndarray:
     return (categories == CLASS_NAMES[1]).to_numpy(dtype=np.float32)
 
 
+def read_index(path: Path) -> pd.DataFrame:
+    """The decode stage's index: filename, category and row of each photo kept."""
+    return pd.read_csv(path, dtype={"filename": str, "category": str, "row": np.int64})
+
+
 def load_split(cache: CachePaths, split_csv: Path) -> Split:
     """The rows of the cache that `split_csv` lists, in the CSV's order."""
     images = np.load(cache.images, mmap_mode="r")
-    index = pd.read_csv(cache.index, dtype={"filename": str, "category": str, "row": np.int64})
+    index = read_index(cache.index)
     split = pd.read_csv(split_csv, dtype=str)
     row_of = pd.Series(index["row"].to_numpy(), index=index["filename"])
     missing = split.loc[~split["filename"].isin(row_of.index), "filename"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.core.dataset import CLASS_NAMES, CachePaths, label_of
+from stages.core.dataset import CLASS_NAMES, CachePaths, label_of, read_index
 from stages.core.runs import run_paths
 from stages.reporting.figures import (
     Labelled,
@@ -25,10 +25,6 @@ from stages.reporting.figures import (
 )
 
 GALLERY_PER_CLASS = 4
-
-
-def _index(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"filename": str, "category": str, "row": np.int64})
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class DataFigureOutputs:
 
 def data_figures(inputs: DataFigureInputs, outputs: DataFigureOutputs) -> None:
     """Fig. 1 (class counts before and after rejected files) and Fig. 2 (sample photos)."""
-    table = _index(inputs.cache.index)
+    table = read_index(inputs.cache.index)
     rejected = pd.read_csv(inputs.rejected, dtype=str)
     save_figure(class_counts_figure(table, rejected), outputs.class_counts)
     save_figure(samples_figure(np.load(inputs.cache.images, mmap_mode="r"), table), outputs.samples)
@@ -153,7 +149,7 @@ def summary_figures(
     run = run_paths(inputs.runs, best, seed)
     predictions = pd.read_csv(run.predictions, dtype={"filename": str})
     pixels = np.load(inputs.cache.images, mmap_mode="r")
-    items = gallery_items(predictions, _index(inputs.cache.index), pixels)
+    items = gallery_items(predictions, read_index(inputs.cache.index), pixels)
     ranked = "best" if verdict["best_is_supported"] else "highest"
     run_name = best if len(verdict["seeds"]) == 1 else f"{best}, seed {seed}"
     title = (

@@ -10,7 +10,6 @@ own value. With one seed the mean is that seed's value and the spread is null.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +124,7 @@ def summarize(
     write_csv(outputs.history, mean_history(histories))
     write_json(outputs.metrics, summary)
     sd = summary["sd"].get("accuracy")
-    spread_text = "" if sd is None or math.isnan(sd) else f" ± {sd:.4f} (sd)"
+    spread_text = "" if sd is None else f" ± {sd:.4f} (sd)"
     print(
         f"summarize@{variation}: accuracy {summary['accuracy']:.4f}{spread_text} "
         f"over {len(seeds)} seed(s)",
