@@ -161,6 +161,9 @@ def train(
     params = _params()
     params.variation(variation)
     params.seed(seed)
+    from stages.core.backend import use_backend
+
+    use_backend(params.train.backend)  # before anything imports Keras
     from stages.core.dataset import CachePaths
     from stages.core.threads import apply_thread_limit
     from stages.training.distribution import distribution_scope

@@ -40,6 +40,7 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
     params["variations"]["v4"].update(epochs=JAX_EPOCHS, batch_size=16)
     params["image"].update(height=SIDE, width=SIDE)
     params["augment"]["enabled"] = False
+    params["train"]["backend"] = "jax"
     params_path = tmp_path / "params.yaml"
     with params_path.open("w") as handle:
         yaml.dump(params, handle)

@@ -12,7 +12,7 @@ import pytest
 
 from stages.core.config import Params, load_params
 from stages.core.dataset import CachePaths
-from stages.training.train import checkpoint_folder, epochs_done
+from stages.training.train import Engine, checkpoint_folder, epochs_done
 
 
 @pytest.fixture
@@ -31,10 +31,16 @@ def inputs(tmp_path, repo) -> dict:
     }
 
 
-def folder(inputs: dict, params: Params | None = None, name: str = "v4", seed: int = 42) -> Path:
+def folder(
+    inputs: dict,
+    params: Params | None = None,
+    name: str = "v4",
+    seed: int = 42,
+    engine: Engine = "fit",
+) -> Path:
     return checkpoint_folder(
         inputs["root"], params or inputs["params"], name, inputs["cache"], inputs["train"],
-        inputs["test"], seed,
+        inputs["test"], seed, engine,
     )  # fmt: skip
 
 
@@ -56,6 +62,7 @@ def test_the_folder_is_the_variation_and_a_stable_fingerprint(inputs) -> None:
     assert folder(inputs, name="v5").name[6:] != first.name[6:]
     assert folder(inputs, seed=7).name.startswith("v4-7-")
     assert folder(inputs, seed=7).name[5:] != first.name[6:]
+    assert folder(inputs, engine="resident") != first
 
 
 def test_adding_a_seed_keeps_the_other_seeds_checkpoints(inputs) -> None:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 SIDE = 66  # pixels: the smallest image all six variations' conv stacks accept
 # Split the CPU into two logical devices before TensorFlow runs any op (JAX: XLA_FLAGS),
-# then train once per params file given, in this one process. `fit` is wrapped to record
+# then train once per params file given, in this one process. The engine (`fit` on
+# TensorFlow, `fit_resident` on JAX) is wrapped to record
 # the evidence: on how many devices each trainable variable lives, and how many rows of a
 # batch each replica's train step gets (TensorFlow: the rows in each replica's step;
 # JAX: the shard of the batch each device holds inside the jitted step).
@@ -62,19 +63,23 @@ def devices(variable):
         return len({part.device for part in getattr(value, "values", [value])})
     return len(value.sharding.device_set)
 
-fit = keras.Model.fit
-def fit_and_record(self, *args, **kwargs):
-    seen.clear()
-    self.train_step = probed(self.train_step)
-    history = fit(self, *args, **kwargs)
-    evidence = {
-        "devices_per_variable": sorted({devices(v) for v in self.trainable_variables}),
-        "batch_parts": len({replica for replica, _ in seen}),
-        "most_rows_per_part": max(rows for _, rows in seen),
-    }
-    print("=== evidence " + json.dumps(evidence), file=sys.stderr, flush=True)
-    return history
-keras.Model.fit = fit_and_record
+def recorded(fit):
+    def fit_and_record(model, *args, **kwargs):
+        seen.clear()
+        model.train_step = probed(model.train_step)
+        history = fit(model, *args, **kwargs)
+        evidence = {
+            "devices_per_variable": sorted({devices(v) for v in model.trainable_variables}),
+            "batch_parts": len({replica for replica, _ in seen}),
+            "most_rows_per_part": max(rows for _, rows in seen),
+        }
+        print("=== evidence " + json.dumps(evidence), file=sys.stderr, flush=True)
+        return history
+    return fit_and_record
+
+import stages.training.train as training
+keras.Model.fit = recorded(keras.Model.fit)  # TensorFlow's engine
+training.fit_resident = recorded(training.fit_resident)  # JAX's
 
 from stages.cli import app
 for arguments in sys.argv[1:]:
@@ -90,7 +95,9 @@ def data(tmp_path_factory, microsoft_zip) -> Path:
     return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("distribution"), SIDE).root
 
 
-def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]:
+def arguments(
+    data: Path, repo: Path, out: Path, distribution: str, keras_backend: str
+) -> list[str]:
     """`catdog train v4` for two epochs (no augmentation: its random draws depend on the
     replica count) into `out`, with its own params file."""
     out.mkdir()
@@ -100,6 +107,7 @@ def arguments(data: Path, repo: Path, out: Path, distribution: str) -> list[str]
         params["image"].update(height=SIDE, width=SIDE)
         params["augment"]["enabled"] = False
         params["train"]["distribution"] = distribution
+        params["train"]["backend"] = keras_backend
         params["variations"]["v4"]["epochs"] = 2
 
     edit_params(out, edit)
@@ -121,7 +129,10 @@ def evidence(log: str) -> dict:
 def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) -> None:
     assert load_params(repo / "params.yaml").train.distribution == "none"
     modes = ("none", "data_parallel")
-    runs = ["\t".join(arguments(data, repo, data / f"{backend}-{mode}", mode)) for mode in modes]
+    runs = [
+        "\t".join(arguments(data, repo, data / f"{backend}-{mode}", mode, backend))
+        for mode in modes
+    ]
     env = {
         **os.environ,
         "KERAS_BACKEND": backend,

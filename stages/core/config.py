@@ -84,6 +84,7 @@ class AugmentParams(_Strict):
 
 Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
 Distribution = Literal["none", "data_parallel"]
+Backend = Literal["auto", "tensorflow", "jax"]
 
 
 class TrainParams(_Strict):
@@ -96,6 +97,9 @@ class TrainParams(_Strict):
     steps_per_execution: Annotated[int, Field(ge=1, le=1024)]
     # none: one device; data_parallel: every batch split across all devices (see distribution.py)
     distribution: Distribution
+    # Keras backend of the train stage: auto (JAX where JAX sees a GPU, else TensorFlow),
+    # tensorflow or jax (see stages/core/backend.py)
+    backend: Backend
 
 
 class VariationParams(_Strict):

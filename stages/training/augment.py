@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from stages.core.config import AugmentParams
@@ -113,3 +114,34 @@ def build_augmentation(augment: AugmentParams, seed: int) -> RandomAffine:
         seed=seed,
         name="augmentation",
     )
+
+
+# Random draws an epoch may make before the next epoch's range starts: about 6 per
+# batch, so a million covers any epoch of the study.
+DRAWS_PER_EPOCH = 1 << 20
+
+
+class EpochSeededDraws(keras.callbacks.Callback):
+    """Start each epoch's random draws (the augmentation's) at a point fixed by the epoch.
+
+    Saved weights hold no random generator states, so a run resumed after a crash would
+    otherwise replay the first epoch's draws; with this, it draws what an unbroken run
+    of the same seed draws.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: list[np.ndarray] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.states = [
+            variable
+            for variable in self.model.non_trainable_variables
+            if variable.path.endswith("seed_generator_state")
+        ]
+        if self.first is None:  # the states before any draw, kept over several `fit` calls
+            self.first = [keras.ops.convert_to_numpy(state) for state in self.states]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        for state, first in zip(self.states, self.first or [], strict=True):
+            state.assign(first + np.array([0, epoch * DRAWS_PER_EPOCH], dtype=first.dtype))

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import keras
 import pandas as pd
@@ -30,12 +31,23 @@ import pandas as pd
 from stages.core.atomic import atomic_path, sha256_of, write_csv, write_json
 from stages.core.config import Params
 from stages.core.dataset import CachePaths, load_split
+from stages.training.augment import EpochSeededDraws
 from stages.training.distribution import steps_per_execution
 from stages.training.feed import fit_data
 from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
+from stages.training.resident import fit_resident
 from stages.training.seed import seed_everything
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+
+# How the epochs run: Keras' `fit`, fed from the host, or the device-resident loop
+# (`stages/training/resident.py`), the JAX backend's engine.
+Engine = Literal["fit", "resident"]
+
+
+def default_engine() -> Engine:
+    """The resident loop on JAX; `fit` on the other backends."""
+    return "resident" if keras.backend.backend() == "jax" else "fit"
 
 
 @dataclass(frozen=True)
@@ -118,10 +130,11 @@ def checkpoint_folder(
     train_csv: Path,
     validation_csv: Path,
     seed: int,
+    engine: Engine,
 ) -> Path:
     """`root/<variation>-<seed>-<fingerprint>`: the fingerprint covers the variation's
-    params, the blocks training reads, the seed, both splits and the decode cache's
-    identity."""
+    params, the blocks training reads, the seed, both splits, the decode cache's
+    identity, the backend and the engine."""
     images = cache.images.stat()
     fingerprint = json.dumps(
         {
@@ -133,6 +146,7 @@ def checkpoint_folder(
             "splits": [sha256_of(train_csv), sha256_of(validation_csv), sha256_of(cache.index)],
             "images": [images.st_size, images.st_mtime_ns],
             "backend": keras.backend.backend(),
+            "engine": engine,
         },
         sort_keys=True,
     )
@@ -152,10 +166,17 @@ def keras_verbosity() -> int:
 
 
 def train(
-    params: Params, variation_name: str, seed: int, inputs: TrainInputs, outputs: TrainOutputs
+    params: Params,
+    variation_name: str,
+    seed: int,
+    inputs: TrainInputs,
+    outputs: TrainOutputs,
+    engine: Engine | None = None,
 ) -> dict[str, float]:
     """Train the variation from `seed` (one of train.seeds), resuming from its checkpoint if
-    one exists; return the training summary it also writes to `outputs.summary`."""
+    one exists; return the training summary it also writes to `outputs.summary`. `engine`
+    defaults to the backend's own (`default_engine`)."""
+    engine = engine or default_engine()
     variation = params.variation(variation_name)
     seed_everything(params.seed(seed))
     train_split = load_split(inputs.cache, inputs.train_csv)
@@ -175,13 +196,14 @@ def train(
         inputs.train_csv,
         inputs.validation_csv,
         seed,
+        engine,
     )
     run = f"train@{variation_name}-{seed}"
     print(
         f"{run}: {model.count_params():,} parameters, {len(train_split.labels)} train / "
         f"{len(validation_split.labels)} validation photos ({params.split.validation}), "
         f"{variation.epochs} epochs of batch {variation.batch_size}, "
-        f"{params.train.precision} on {keras.backend.backend()}",
+        f"{params.train.precision} on {keras.backend.backend()} ({engine})",
         file=sys.stderr,
     )
     if done := epochs_done(folder / "backup"):
@@ -193,12 +215,25 @@ def train(
     backup = keras.callbacks.BackupAndRestore(
         str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
     )
-    trainer.fit(
-        **fit_data(train_split, validation_split, variation.batch_size, seed),
-        epochs=variation.epochs,
-        callbacks=[log, backup],
-        verbose=keras_verbosity(),
-    )
+    callbacks: list[keras.callbacks.Callback] = [EpochSeededDraws(), log, backup]
+    if engine == "resident":
+        fit_resident(
+            trainer,
+            train_split,
+            validation_split,
+            batch_size=variation.batch_size,
+            seed=seed,
+            epochs=variation.epochs,
+            callbacks=callbacks,
+            verbose=keras_verbosity(),
+        )
+    else:
+        trainer.fit(
+            **fit_data(train_split, validation_split, variation.batch_size, seed),
+            epochs=variation.epochs,
+            callbacks=callbacks,
+            verbose=keras_verbosity(),
+        )
     log.write_history()
     with atomic_path(outputs.model) as temporary:
         model.save(temporary)
@@ -217,6 +252,7 @@ def train(
         "epochs": variation.epochs,
         "params": model.count_params(),
         "backend": keras.backend.backend(),
+        "engine": engine,
         "seed": seed,
     }
     write_json(outputs.summary, summary)
