@@ -95,7 +95,8 @@ def delete_param(dotted: str) -> Callable[[Any], None]:
 
 
 def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
-    """Copy the project into `root`, edit its params, and commit it to a new git repo."""
+    """Copy the project into `root`, edit its params, and commit it to a new git repo (on a
+    machine without git, a DVC project without one: `core.no_scm`)."""
     for name in PROJECT_FILES:
         source, target = REPO / name, root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,10 @@ def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
         else:
             shutil.copy2(source, target)
     edit_params(root, edit)
+    if shutil.which("git") is None:
+        config = root / ".dvc" / "config"
+        config.write_text(config.read_text().replace("[core]\n", "[core]\n    no_scm = true\n", 1))
+        return root
     run(["git", "init", "-q"], root)
     commit(root, "workspace")
     return root
