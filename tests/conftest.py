@@ -16,6 +16,9 @@ from stages.ingest import decode, split
 from stages.reporting.summarize import SummarizeInputs, SummarizeOutputs, summarize
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# dvclive (training's per-epoch log) posts to Studio when a token is configured: never
+# from the tests, nor from the processes they start.
+os.environ["DVC_STUDIO_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_COUNT = 200

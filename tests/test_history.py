@@ -22,12 +22,10 @@ from stages.training.history import TrainingLog
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path) -> None:
-    """Outside any git or DVC repository (dvclive looks for one from the working folder),
-    and no Studio."""
+def outside_any_repository(monkeypatch, tmp_path) -> None:
+    """dvclive looks for a git or DVC repository from the working folder (and marks its
+    steps for the VS Code extension under its .dvc/tmp): not this project's."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DVC_STUDIO_OFFLINE", "1")
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
 
 
 def logs(epoch: int) -> dict[str, float]:

@@ -2,10 +2,10 @@
 `dvc repro --pull` on another machine restores it instead of rerunning it.
 
 That is DVC's run-cache: `dvc push --run-cache` sends the run entries and the cached
-outputs. It leaves out the objects of `cache: false` outputs (our metrics and history
-CSVs), although the run-cache committed them to the local cache; without them
-`dvc repro --pull` elsewhere cannot restore the stage and reruns it (the "missing
-cache files" warning of treeverse/dvc#5749). This pushes both.
+outputs. It leaves out the objects of `cache: false` outputs (our metrics, dvclive's
+files and the history CSVs), although the run-cache committed them to the local cache;
+without them `dvc repro --pull` elsewhere cannot restore the stage and reruns it (the
+"missing cache files" warning of treeverse/dvc#5749). This pushes both.
 """
 
 from __future__ import annotations
