@@ -151,7 +151,7 @@ def train(
         Path, typer.Option(help="The validation split CSV (the per-epoch curves).")
     ],
     model: Annotated[Path, typer.Option(help="Output: the trained .keras model.")],
-    history: Annotated[Path, typer.Option(help="Output: per-epoch history CSV.")],
+    live: Annotated[Path, typer.Option(help="Output: the dvclive folder of the per-epoch curves.")],
     summary: Annotated[Path, typer.Option(help="Output: training time summary JSON.")],
     checkpoints: Annotated[
         Path, typer.Option(help="Folder for resume checkpoints (outside DVC's outputs).")
@@ -173,7 +173,7 @@ def train(
     apply_thread_limit()
     inputs = TrainInputs(CachePaths(images, index), train_csv, validation_csv, checkpoints)
     with distribution_scope(params.train.distribution):
-        train_variation(params, variation, seed, inputs, TrainOutputs(model, history, summary))
+        train_variation(params, variation, seed, inputs, TrainOutputs(model, live, summary))
 
 
 @app.command()

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 from conftest import decode_and_split
 from ruamel.yaml import YAML
 
+from stages.core.runs import read_history
 from stages.ingest.synthetic import write_synthetic_archive
 
 pytestmark = pytest.mark.slow
@@ -65,8 +65,8 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
             str(prepared.test_csv),
             "--model",
             str(model),
-            "--history",
-            str(tmp_path / "history.csv"),
+            "--live",
+            str(tmp_path / "dvclive"),
             "--summary",
             str(summary),
             "--checkpoints",
@@ -98,7 +98,7 @@ def test_train_evaluate_predict_under_jax(tmp_path, repo) -> None:
     )
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads((tmp_path / "v4.json").read_text())
-    history = pd.read_csv(tmp_path / "history.csv")
+    history = read_history(tmp_path / "dvclive")
     print(f"v4 under JAX after {JAX_EPOCHS} epochs: {metrics}")
     assert metrics["accuracy"] >= 0.8 and metrics["roc_auc"] >= 0.9, metrics
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] - 0.1

@@ -10,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from conftest import decode_and_split
 from workspace_copy import edit_params
 
 from stages.core.config import load_params
 from stages.core.errors import ConfigError
+from stages.core.runs import read_history
 
 pytestmark = pytest.mark.slow
 
@@ -115,7 +115,7 @@ def arguments(
         "--params", str(out / "params.yaml"), "train", "v4", "--seed", "42",
         "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
         "--train-csv", str(data / "train.csv"), "--validation-csv", str(data / "test.csv"),
-        "--model", str(out / "v4.keras"), "--history", str(out / "history.csv"),
+        "--model", str(out / "v4.keras"), "--live", str(out / "dvclive"),
         "--summary", str(out / "v4.train.json"), "--checkpoints", str(out / "checkpoints"),
     ]  # fmt: skip
 
@@ -158,7 +158,7 @@ def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) ->
         "most_rows_per_part": 32,
     }
     single, parallel = (
-        pd.read_csv(data / f"{backend}-{mode}" / "history.csv").iloc[-1] for mode in modes
+        read_history(data / f"{backend}-{mode}" / "dvclive").iloc[-1] for mode in modes
     )
     print(f"{backend}: none {single.to_dict()}; data_parallel {parallel.to_dict()}")
     for column, tolerance in TOLERANCE.items():

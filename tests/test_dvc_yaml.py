@@ -64,9 +64,12 @@ def test_runs_are_variation_by_seed_and_track_only_their_own_variation(repo) -> 
 def test_metrics_are_small_uncached_json(repo) -> None:
     stages = load(repo)["stages"]
     assert stages["summarize"]["do"]["metrics"] == [{"metrics/${key}.json": {"cache": False}}]
-    for name, path in (("train", "train.json"), ("evaluate", "test.json")):
-        run = f"runs/${{item.variation}}/${{item.seed}}/{path}"
-        assert stages[name]["metrics"] == [{run: {"cache": False}}]
+    run = "runs/${item.variation}/${item.seed}"
+    assert stages["evaluate"]["metrics"] == [{f"{run}/test.json": {"cache": False}}]
+    assert stages["train"]["metrics"] == [
+        {f"{run}/train.json": {"cache": False}},
+        {f"{run}/dvclive/metrics.json": {"cache": False}},  # the last epoch's, from dvclive
+    ]
 
 
 def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> None:
@@ -143,9 +146,10 @@ def test_every_params_block_a_stage_reads_is_validated_upstream(repo) -> None:
 def test_history_is_plotted_only_against_epoch(repo) -> None:
     dvc = load(repo)
     train = dvc["stages"]["train"]
-    ((history, spec),) = train["plots"][0].items()  # each run's own curves
-    assert history == "runs/${item.variation}/${item.seed}/history.csv"
-    assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "epoch", "epoch")
+    ((history, spec),) = train["plots"][0].items()  # each run's own curves, dvclive's TSVs
+    assert history == "runs/${item.variation}/${item.seed}/dvclive/plots/metrics"
+    # dvclive's step is the 1-based epoch (stages/training/history.py), titled so.
+    assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "step", "epoch")
     for entry in dvc["plots"]:
         ((title, spec),) = entry.items()
         assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "epoch", "epoch")

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from stages.cli import app
 from stages.core.config import load_params
+from stages.core.runs import read_history
 from stages.ingest.synthetic import write_synthetic_archive
 from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs, evaluate
 from stages.training.train import TrainInputs, TrainOutputs, train
@@ -46,7 +47,7 @@ def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
     params = params.model_copy(
         update={"variations": {**params.variations, "v4": v4}, "train": training}
     )
-    outputs = TrainOutputs(root / "v4.keras", root / "history.csv", root / "v4.train.json")
+    outputs = TrainOutputs(root / "v4.keras", root / "dvclive", root / "v4.train.json")
     split_root = prepared["root"]
     inputs = TrainInputs(
         cache, split_root / "train.csv", split_root / "test.csv", root / "checkpoints"
@@ -57,7 +58,7 @@ def train_v4(repo: Path, prepared: dict, precision: str) -> dict[str, Path]:
     return {
         **prepared,
         "model": outputs.model,
-        "history": outputs.history,
+        "live": outputs.live,
         "metrics": root / "v4.json",
     }
 
@@ -70,7 +71,7 @@ def trained(prepared, repo) -> dict[str, Path]:
 
 def test_v4_learns_well_above_chance(trained) -> None:
     metrics = json.loads(trained["metrics"].read_text())
-    history = pd.read_csv(trained["history"])
+    history = read_history(trained["live"])
     assert metrics["accuracy"] >= 0.85, metrics
     assert metrics["roc_auc"] >= 0.9
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] - 0.2

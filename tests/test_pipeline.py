@@ -24,6 +24,8 @@ from PIL import Image
 from workspace_copy import edit_params, make_workspace, run
 from workspace_copy import set_param as _set
 
+from stages.core.runs import CURVES, curve_file, read_history
+
 pytestmark = pytest.mark.slow
 
 
@@ -77,9 +79,11 @@ def test_every_variation_has_metrics(workspace) -> None:
         assert metrics["test_images"] == len(pairs) > 0
         correct = pairs.count(("cat", "cat")) + pairs.count(("dog", "dog"))
         assert metrics["accuracy"] == round(correct / len(pairs), 6)
-        history = (run_folder / "history.csv").read_text().splitlines()
-        assert history[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
-        assert len(history) == 2
+        for curve in CURVES:  # dvclive's, its step the epoch from 1
+            rows = curve_file(run_folder / "dvclive", curve).read_text().splitlines()
+            assert rows[0] == f"step\t{curve}" and [row.split("\t")[0] for row in rows[1:]] == ["1"]
+        live = json.loads((run_folder / "dvclive" / "metrics.json").read_text())
+        assert live["step"] == 1 and set(live) == {*CURVES, "step"}
         mean = (workspace / "plots" / name / "history.csv").read_text().splitlines()
         assert mean[0].startswith("epoch,accuracy,loss,val_accuracy,val_loss,accuracy_min")
     compare = (workspace / "metrics" / "compare.md").read_text()
@@ -119,10 +123,19 @@ def test_every_figure_is_drawn_and_declared_as_a_plot(workspace) -> None:
 
 def test_history_plots_run_over_whole_epochs_with_titled_axes(workspace) -> None:
     shown = json.loads(run(["dvc", "plots", "show", "--json"], workspace).stdout)["data"]
-    runs = {title: renders for title, renders in shown.items() if "history.csv" in title}
-    assert {f"runs/{name}/42/history.csv" for name in VARIATIONS} <= set(runs)
-    for renders in runs.values():  # each run's own curves: against epoch, never step
-        assert {render["content"]["encoding"]["x"]["field"] for render in renders} == {"epoch"}
+    runs = {title: renders for title, renders in shown.items() if "/dvclive/" in title}
+    assert set(runs) == {
+        f"runs/{name}/42/dvclive/plots/metrics/{curve}.tsv"
+        for name in VARIATIONS
+        for curve in CURVES
+    }
+    # Each run's own curves, dvclive's: its step is the epoch counted from 1, titled so.
+    for title, (render,) in runs.items():
+        encoding = render["content"]["encoding"]
+        assert (encoding["x"]["field"], encoding["x"]["title"]) == ("step", "epoch")
+        assert encoding["x"]["axis"] == {"format": "d", "tickMinStep": 1}
+        assert encoding["y"]["title"] == Path(title).stem
+        assert {row["step"] for row in render["content"]["data"]["values"]} == {"1"}
     for name in VARIATIONS:
         for metric in ("accuracy", "loss"):
             ((render,),) = [shown[f"{name} {metric}"]]
@@ -229,7 +242,8 @@ def test_plots_render_for_every_variation_with_no_network_scripts(plots_page) ->
         assert f'id = "{name}_accuracy"' in html and f'id = "{name}_loss"' in html  # dvc.yaml
         assert f'id = "runs_{name}_42_predictions_csv"' in html  # DVC's confusion template
         assert f'id = "runs_{name}_42_roc_csv"' in html
-        assert f'id = "runs_{name}_42_history_csv"' in html  # each run's own curves
+        for curve in CURVES:  # each run's own curves, as dvclive wrote them
+            assert f'id = "runs_{name}_42_dvclive_plots_metrics_{curve}_tsv"' in html
     assert "vegaEmbed(" in html and "<script>" in html  # vega inlined, not fetched
     assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.IGNORECASE)
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html, re.IGNORECASE)
@@ -355,8 +369,8 @@ def test_seeds_and_a_validation_split_summarise_a_variation(workspace) -> None:
         assert summary["sd"]["accuracy"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
         interval = summary["ci95"]["accuracy"]
         assert interval["low"] <= summary["accuracy"] <= interval["high"]
-        history = pd.read_csv(workspace / "runs/v4/7/history.csv")
-        assert len(history) == 1
+        history = read_history(workspace / "runs/v4/7/dvclive")
+        assert list(history["epoch"]) == [1]
     finally:
         (workspace / "params.yaml").write_text(original)
         run(["dvc", "repro"], workspace)  # back to one seed, from DVC's run-cache
@@ -535,8 +549,11 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
         log = resumed.stdout + resumed.stderr
         assert "resuming after epoch" in log
         assert "Epoch 1/" not in log and f"Epoch {epochs}/{epochs}" in log
-        history = (workspace / "runs/v4/42/history.csv").read_text().splitlines()
-        assert [int(line.split(",")[0]) for line in history[1:]] == list(range(1, epochs + 1))
+        live = workspace / "runs/v4/42/dvclive"
+        for curve in CURVES:  # every file dvclive wrote: each epoch once
+            steps = pd.read_csv(curve_file(live, curve), sep="\t")["step"]
+            assert list(steps) == list(range(1, epochs + 1)), curve
+        assert json.loads((live / "metrics.json").read_text())["step"] == epochs
         assert not list((workspace / ".checkpoints").iterdir())
         started = time.monotonic()
         run(["dvc", "repro", "-f", "train@v4-42"], workspace)

@@ -20,8 +20,8 @@ from workspace_copy import edit_params
 
 from stages.core.backend import resolve_backend, use_backend
 from stages.core.errors import CatdogError
+from stages.core.runs import CURVES, read_history
 from stages.training.resident import batch_rows, epoch_order
-from stages.training.train import HISTORY_COLUMNS
 
 SIDE = 66  # the smallest side v4's conv stack takes: JAX's CPU convolutions are slow
 HAS_JAX = subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode == 0
@@ -82,7 +82,7 @@ def train_command(data: Path, repo: Path, out: Path, epochs: int) -> list[str]:
         "train", "v4", "--seed", "42",
         "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
         "--train-csv", str(data / "train.csv"), "--validation-csv", str(data / "test.csv"),
-        "--model", str(out / "v4.keras"), "--history", str(out / "history.csv"),
+        "--model", str(out / "v4.keras"), "--live", str(out / "dvclive"),
         "--summary", str(out / "train.json"), "--checkpoints", str(out / "checkpoints"),
     ]  # fmt: skip
 
@@ -132,8 +132,8 @@ def test_jax_backend_trains_resumes_after_kill_9_and_matches_an_unbroken_run(
     assert "resuming after epoch" in finished.stderr
     assert not list(checkpoints.iterdir())
 
-    histories = [pd.read_csv(tmp_path / run / "history.csv") for run in ("unbroken", "resumed")]
-    assert list(histories[0].columns) == HISTORY_COLUMNS
+    histories = [read_history(tmp_path / run / "dvclive") for run in ("unbroken", "resumed")]
+    assert list(histories[0].columns) == ["epoch", *CURVES]
     assert histories[1]["epoch"].tolist() == list(range(1, epochs + 1))
     pd.testing.assert_frame_equal(histories[0], histories[1], rtol=1e-5)
     weights = [

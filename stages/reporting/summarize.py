@@ -20,14 +20,13 @@ from scipy import stats
 
 from stages.core.atomic import write_csv, write_json
 from stages.core.errors import CatdogError
-from stages.core.runs import RunPaths, run_paths
+from stages.core.runs import CURVES, RunPaths, read_history, run_paths
 
 # Test metrics (evaluate's) and training metrics (train's) summarised over seeds.
 TEST_METRICS = ("accuracy", "loss", "precision", "recall", "roc_auc")
 TRAIN_METRICS = ("train_seconds", "train_images_per_second", "steady_train_images_per_second")
 # The same for every seed of a variation.
 CONSTANTS = ("params", "epochs", "test_images")
-HISTORY_COLUMNS = ("accuracy", "loss", "val_accuracy", "val_loss")
 CONFIDENCE = 0.95
 
 
@@ -90,8 +89,8 @@ def mean_history(histories: list[pd.DataFrame]) -> pd.DataFrame:
     `<column>_max`) for the band the figures draw."""
     stacked = pd.concat(histories, ignore_index=True)
     grouped = stacked.groupby("epoch", sort=True)
-    table = grouped[list(HISTORY_COLUMNS)].mean()
-    for column in HISTORY_COLUMNS:
+    table = grouped[list(CURVES)].mean()
+    for column in CURVES:
         table[f"{column}_min"] = grouped[column].min()
         table[f"{column}_max"] = grouped[column].max()
     return table.reset_index()
@@ -120,7 +119,7 @@ def summarize(
     paths = {seed: run_paths(inputs.runs, variation, seed) for seed in seeds}
     runs = {seed: read_run(path, f"{variation}-{seed}") for seed, path in paths.items()}
     summary = summarize_runs(runs)
-    histories = [pd.read_csv(path.history) for path in paths.values()]
+    histories = [read_history(path.live) for path in paths.values()]
     write_csv(outputs.history, mean_history(histories))
     write_json(outputs.metrics, summary)
     sd = summary["sd"].get("accuracy")

@@ -2,10 +2,10 @@
 `dvc repro --pull` on another machine restores it instead of rerunning it.
 
 That is DVC's run-cache: `dvc push --run-cache` sends the run entries and the cached
-outputs. It leaves out the objects of `cache: false` outputs (our metrics and history
-CSVs), although the run-cache committed them to the local cache; without them
-`dvc repro --pull` elsewhere cannot restore the stage and reruns it (the "missing
-cache files" warning of treeverse/dvc#5749). This pushes both.
+outputs. It leaves out the objects of `cache: false` outputs (our metrics, dvclive's
+files and the history CSVs), although the run-cache committed them to the local cache;
+without them `dvc repro --pull` elsewhere cannot restore the stage and reruns it (the
+"missing cache files" warning of treeverse/dvc#5749). This pushes both.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from stages.core.errors import CatdogError
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
+    from dvc_data.hash_info import HashInfo
+    from dvc_data.hashfile.db import HashFileDB
 
 
 def push_for_reuse(remote: str | None = None) -> int:
@@ -42,11 +44,22 @@ def _push(repo: Repo, remote: str | None) -> int:
         }
         local = repo.cache.local
         present = {hash_info for hash_info in uncached if local.exists(hash_info.value)}
-        result = repo.cloud.push(present, remote=remote)
+        objects = _with_folder_contents(local, present)
+        result = repo.cloud.push(objects, remote=remote)
     sent = pushed + len(result.transferred)
     print(
-        f"push: {pushed} files and run entries, and {len(result.transferred)} of "
-        f"{len(present)} outputs that dvc.yaml keeps out of the cache",
+        f"push: {pushed} files and run entries, and {len(result.transferred)} of the "
+        f"{len(objects)} files of the {len(present)} outputs that dvc.yaml keeps out of "
+        "the cache",
         file=sys.stderr,
     )
     return sent
+
+
+def _with_folder_contents(local: HashFileDB, objects: set[HashInfo]) -> set[HashInfo]:
+    """`objects` plus the files each folder's listing (`.dir`) names: DVC sends a folder's
+    listing only together with its files (a dvclive folder is one such output)."""
+    from dvc_data.hashfile.tree import Tree
+
+    files = {oid for folder in objects if folder.isdir for _, _, oid in Tree.load(local, folder)}
+    return objects | files

@@ -2,8 +2,8 @@
 
 The per-epoch curves use the validation split: the test photos under the study's
 protocol (`split.validation: test`), or photos held out of the training set.
-Writes the model (`.keras`), its per-epoch history (CSV) and a small JSON summary of
-the training time, all atomically.
+Writes the model (`.keras`) and a small JSON summary of the training time, both
+atomically, and logs each epoch's curves with dvclive (stages/training/history.py).
 
 Training resumes after a crash, even a `kill -9`: after every epoch the weights,
 optimizer state and epoch count (Keras' BackupAndRestore) and the history so far are
@@ -18,27 +18,23 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import statistics
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import keras
-import pandas as pd
 
-from stages.core.atomic import atomic_path, sha256_of, write_csv, write_json
+from stages.core.atomic import atomic_path, sha256_of, write_json
 from stages.core.config import Params
 from stages.core.dataset import CachePaths, load_split
 from stages.training.augment import EpochSeededDraws
 from stages.training.distribution import steps_per_execution
 from stages.training.feed import fit_data
+from stages.training.history import TrainingLog
 from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
 from stages.training.resident import fit_resident
 from stages.training.seed import seed_everything
-
-HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
 
 # How the epochs run: Keras' `fit`, fed from the host, or the device-resident loop
 # (`stages/training/resident.py`), the JAX backend's engine.
@@ -66,60 +62,8 @@ class TrainOutputs:
     """Where the stage writes (dvc.yaml declares these paths)."""
 
     model: Path
-    history: Path
+    live: Path
     summary: Path
-
-
-class TrainingLog(keras.callbacks.Callback):
-    """Per-epoch metrics and seconds, kept in the checkpoint folder and copied to the
-    history CSV (epochs counted from 1) after every epoch, both atomically.
-
-    Each row times the whole epoch (`seconds`, validation included) and its training
-    part alone (`fit_seconds`, up to the start of validation).
-
-    Put it before BackupAndRestore in the callbacks: an epoch's row is then saved before
-    its backup, and rows past the epoch a resumed run restarts from are dropped, so the
-    history holds every epoch exactly once.
-    """
-
-    def __init__(self, state: Path, history: Path) -> None:
-        super().__init__()
-        self.state, self.history = state, history
-        self.rows: list[dict[str, float]] = (
-            pd.read_csv(state).to_dict("records") if state.exists() else []
-        )
-        self._started = self._fitted = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self.rows = [row for row in self.rows if row["epoch"] <= epoch]
-        self._started = self._fitted = time.perf_counter()
-
-    def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
-        self._fitted = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        logs = logs or {}
-        metrics = {key: float(logs[key]) for key in HISTORY_COLUMNS[1:]}
-        ended = time.perf_counter()
-        fit_seconds = (self._fitted if self._fitted > self._started else ended) - self._started
-        timing = {"seconds": ended - self._started, "fit_seconds": fit_seconds}
-        self.rows.append({"epoch": epoch + 1, **metrics, **timing})
-        write_csv(self.state, pd.DataFrame(self.rows, columns=[*HISTORY_COLUMNS, *timing]))
-        self.write_history()
-
-    def write_history(self) -> None:
-        write_csv(self.history, pd.DataFrame(self.rows, columns=HISTORY_COLUMNS))
-
-    @property
-    def seconds(self) -> float:
-        return sum(row["seconds"] for row in self.rows)
-
-    @property
-    def steady_fit_seconds(self) -> float:
-        """Median training seconds of an epoch, leaving out the first (it compiles) when
-        there are others."""
-        fit_seconds = [row["fit_seconds"] for row in self.rows]
-        return statistics.median(fit_seconds[1:] or fit_seconds)
 
 
 def checkpoint_folder(
@@ -211,7 +155,7 @@ def train(
             f"{run}: resuming after epoch {done} of {variation.epochs} from {folder}",
             file=sys.stderr,
         )
-    log = TrainingLog(folder / "history.csv", outputs.history)
+    log = TrainingLog(folder / "history.csv", outputs.live)
     backup = keras.callbacks.BackupAndRestore(
         str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
     )
@@ -234,7 +178,6 @@ def train(
             callbacks=callbacks,
             verbose=keras_verbosity(),
         )
-    log.write_history()
     with atomic_path(outputs.model) as temporary:
         model.save(temporary)
     summary = {
