@@ -30,12 +30,15 @@ import pandas as pd
 from stages.core.atomic import atomic_path, sha256_of, write_csv, write_json
 from stages.core.config import Params
 from stages.core.dataset import CachePaths, load_split
+from stages.training.backbone import training_phases
+from stages.training.convergence import convergence_callbacks, early_stopping_of
 from stages.training.distribution import steps_per_execution
 from stages.training.feed import fit_data
 from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
 from stages.training.seed import seed_everything
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+NO_EARLY_STOPPING = {"best_epoch": None, "stopped_epoch": None}
 
 
 @dataclass(frozen=True)
@@ -160,13 +163,11 @@ def train(
     seed_everything(params.seed(seed))
     train_split = load_split(inputs.cache, inputs.train_csv)
     validation_split = load_split(inputs.cache, inputs.validation_csv)
+    executed = steps_per_execution(params.train.steps_per_execution)
     with dtype_policy(params.train.precision):
         model = build_classifier(variation, params.image, name=variation_name)
-        trainer = compile_model(
-            build_trainer(model, params.augment, seed),
-            variation,
-            steps_per_execution(params.train.steps_per_execution),
-        )
+        trainer = compile_model(build_trainer(model, params.augment, seed), variation, executed)
+    phases = training_phases(variation)
     folder = checkpoint_folder(
         inputs.checkpoints,
         params,
@@ -184,29 +185,38 @@ def train(
         f"{params.train.precision} on {keras.backend.backend()}",
         file=sys.stderr,
     )
-    if done := epochs_done(folder / "backup"):
+    if done := max(epochs_done(folder / phase.backup) for phase in phases):
         print(
             f"{run}: resuming after epoch {done} of {variation.epochs} from {folder}",
             file=sys.stderr,
         )
     log = TrainingLog(folder / "history.csv", outputs.history)
-    backup = keras.callbacks.BackupAndRestore(
-        str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
-    )
-    trainer.fit(
-        **fit_data(train_split, validation_split, variation.batch_size, seed),
-        epochs=variation.epochs,
-        callbacks=[log, backup],
-        verbose=keras_verbosity(),
-    )
+    data = fit_data(train_split, validation_split, variation.batch_size, seed)
+    for phase in phases:
+        if phase.first_epoch:  # a later phase (fine-tuning): its own layers and learning rate
+            phase.prepare(model, trainer)
+            compile_model(trainer, variation, executed, phase.learning_rate)
+        start = max(epochs_done(folder / phase.backup), phase.first_epoch)
+        convergence = convergence_callbacks(variation, folder, start)
+        stopping = early_stopping_of(convergence)
+        backup = keras.callbacks.BackupAndRestore(
+            str(folder / phase.backup), double_checkpoint=True, delete_checkpoint=False
+        )
+        trainer.fit(
+            **data,
+            initial_epoch=phase.first_epoch,
+            # An earlier run that stopped early, killed before its outputs: no more epochs.
+            epochs=(stopping and stopping.stopped_after()) or phase.last_epoch,
+            callbacks=[log, *convergence, backup],
+            verbose=keras_verbosity(),
+        )
     log.write_history()
+    epochs_run = len(log.rows)
     with atomic_path(outputs.model) as temporary:
         model.save(temporary)
     summary = {
         "train_seconds": round(log.seconds, 3),
-        "train_images_per_second": round(
-            len(train_split.labels) * variation.epochs / log.seconds, 1
-        ),
+        "train_images_per_second": round(len(train_split.labels) * epochs_run / log.seconds, 1),
         # Training alone, validation left out, first (compiling) epoch left out.
         "steady_train_images_per_second": round(
             len(train_split.labels) / log.steady_fit_seconds, 1
@@ -215,6 +225,8 @@ def train(
         "precision": params.train.precision,
         "steps_per_execution": params.train.steps_per_execution,
         "epochs": variation.epochs,
+        # Early stopping's best epoch (from 1) and the last epoch trained; null without it.
+        **(stopping.summary(epochs_run) if stopping else NO_EARLY_STOPPING),
         "params": model.count_params(),
         "backend": keras.backend.backend(),
         "seed": seed,
