@@ -16,6 +16,7 @@ frozen, and the backbone always runs them in inference mode) at the lower
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
     "MobileNetV3Small": keras.applications.MobileNetV3Small,
 }
 BACKBONE_LAYER = "backbone"
+# Set (to anything) to refuse downloading ImageNet weights; the test suite sets it.
+OFFLINE = "CATDOG_OFFLINE"
 
 
 def build_backbone(params: BackboneParams, image: ImageParams) -> keras.Model:
@@ -37,6 +40,11 @@ def build_backbone(params: BackboneParams, image: ImageParams) -> keras.Model:
     from ImageNet (downloaded once by Keras, which checks the file's hash), from a local
     .h5 file, or random (`weights` empty)."""
     weights = params.weights
+    if weights == "imagenet" and os.environ.get(OFFLINE):
+        raise ConfigError(
+            f"backbone.weights: imagenet is a download, and {OFFLINE} is set: "
+            "use empty (random) or a local .h5 file"
+        )
     if weights not in (None, "imagenet") and not Path(weights).is_file():
         raise ConfigError(f"backbone.weights: {weights}: no such file")
     with warnings.catch_warnings():
