@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.core.config import ImageParams, SplitParams
+from stages.core.config import ImageParams, Params, SplitParams
 from stages.core.dataset import CachePaths
 from stages.core.runs import curve_file
 from stages.ingest import decode, split
@@ -19,6 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # dvclive (training's per-epoch log) posts to Studio when a token is configured: never
 # from the tests, nor from the processes they start.
 os.environ["DVC_STUDIO_OFFLINE"] = "1"
+# Nothing in the suite touches the network: a backbone's ImageNet weights are refused
+# (stages/training/backbone.py), here and in the stages the pipeline tests run.
+os.environ["CATDOG_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_COUNT = 200
@@ -28,6 +31,19 @@ SMALL_COUNT = 200
 def repo() -> Path:
     """The repository root (where params.yaml and dvc.yaml live)."""
     return REPO
+
+
+def offline(params: Params) -> Params:
+    """`params` with every backbone's weights random (`weights: null`): no download."""
+    variations = {
+        name: variation.model_copy(
+            update={"backbone": variation.backbone.model_copy(update={"weights": None})}
+        )
+        if variation.backbone
+        else variation
+        for name, variation in params.variations.items()
+    }
+    return params.model_copy(update={"variations": variations})
 
 
 # A folder where the small archives are kept between pytest runs (`make mutate` runs the
@@ -100,9 +116,13 @@ def small_prepared(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path
 
 
 PHOTOS = 100
+# The fake early-stopped variation's best and last epoch (a fake history has 2 epochs).
+FAKE_CONVERGENCE = {"v6": {"best_epoch": 1, "stopped_epoch": 2}}
 
 
-def write_fake_run(run: Path, accuracy: float, loss: float = 0.3, seed: int = 42) -> None:
+def write_fake_run(
+    run: Path, accuracy: float, loss: float = 0.3, seed: int = 42, convergence: dict | None = None
+) -> None:
     """A run folder as train and evaluate leave it, on PHOTOS test photos of which the first
     `accuracy * PHOTOS` are labelled right (so two runs disagree on a known set)."""
     run.mkdir(parents=True, exist_ok=True)
@@ -139,6 +159,7 @@ def write_fake_run(run: Path, accuracy: float, loss: float = 0.3, seed: int = 42
         "steady_train_images_per_second": 300.0,
         "epochs": 2,
         "seed": seed,
+        **(convergence or {"best_epoch": None, "stopped_epoch": None}),
     }
     (run / "test.json").write_text(json.dumps(test))
     (run / "train.json").write_text(json.dumps(train))
@@ -152,7 +173,8 @@ def write_fake_study(
     runs, metrics = root / "runs", root / "metrics"
     for name, values in accuracy.items():
         for seed, value in zip(seeds, values, strict=True):
-            write_fake_run(runs / name / str(seed), value, loss[name], seed)
+            convergence = FAKE_CONVERGENCE.get(name)
+            write_fake_run(runs / name / str(seed), value, loss[name], seed, convergence)
         outputs = SummarizeOutputs(metrics / f"{name}.json", root / "plots" / name / "history.csv")
         summarize(name, seeds, SummarizeInputs(runs), outputs)
     return metrics, runs

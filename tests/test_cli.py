@@ -129,8 +129,11 @@ def invoke_compare(params: Path, metrics: Path, runs: Path, out: Path):
     )
 
 
-ACCURACY = {"base": [0.80], "v1": [0.82], "v2": [0.86], "v3": [0.85], "v4": [0.91], "v5": [0.84]}
-LOSS = {"base": 0.5, "v1": 0.45, "v2": 0.3, "v3": 0.31, "v4": 0.26, "v5": 0.2}
+ACCURACY = {
+    **{"base": [0.80], "v1": [0.82], "v2": [0.86], "v3": [0.85], "v4": [0.91], "v5": [0.84]},
+    **{"v6": [0.80], "v7": [0.81]},
+}
+LOSS = {"base": 0.5, "v1": 0.45, "v2": 0.3, "v3": 0.31, "v4": 0.26, "v5": 0.2, "v6": 0.3, "v7": 0.3}
 
 
 def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> None:

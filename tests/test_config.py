@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from workspace_copy import delete_param as _delete
-from workspace_copy import edit_params
+from workspace_copy import edit_params, set_params
 from workspace_copy import set_param as _set
 
 from stages.core.config import Params, load_params
@@ -24,14 +24,18 @@ def write_params(tmp_path: Path, repo: Path, edit) -> Path:
 def test_repo_params_are_valid_and_typed(repo: Path) -> None:
     params = load_params(repo / "params.yaml")
     assert isinstance(params, Params)
-    assert list(params.variations) == ["base", "v1", "v2", "v3", "v4", "v5"]
+    assert list(params.variations) == ["base", "v1", "v2", "v3", "v4", "v5", "v6", "v7"]
     assert params.data.source == "microsoft"
     assert params.split.test_size == 0.2
     assert (params.image.height, params.image.width) == (120, 120)
     assert params.variations["v4"].optimizer == "adam"
     assert params.variations["v5"].batch_size == 32
     assert params.variations["v3"].builds_on == "v2"
-    assert all(v.epochs == 50 for v in params.variations.values())
+    study = ("base", "v1", "v2", "v3", "v4", "v5")
+    assert all(params.variations[name].epochs == 50 for name in study)
+    assert params.variations["v6"].early_stopping is not None
+    assert params.variations["v7"].backbone is not None
+    assert params.variations["v7"].backbone.weights == "imagenet"
 
 
 BAD_PARAMS = [
@@ -42,7 +46,24 @@ BAD_PARAMS = [
     (_set("variations.v4.epochs", -3), "variations.v4.epochs: Input should be greater than 0"),
     (_set("variations.v4.learning_rate", 0), "variations.v4.learning_rate: Input should be"),
     (_set("variations.v4.optimizer", "adamw"), "variations.v4.optimizer: Input should be"),
-    (_set("variations.v4.conv_filters", []), "variations.v4.conv_filters: List should have"),
+    (_set("variations.v4.conv_filters", []), "variations.v4.conv_filters: at least one conv"),
+    (_set("variations.v4.kernel_size", None), "variations.v4.conv_filters: at least one conv"),
+    (_set("variations.v7.kernel_size", 3), "variations.v7.backbone: replaces the conv blocks"),
+    (_set("variations.v7.backbone.frozen_epochs", 11), "variations.v7.backbone.frozen_epochs"),
+    (_set("variations.v7.backbone.weights", "w.bin"), "variations.v7.backbone.weights: imagenet"),
+    (_set("variations.v7.backbone.name", "VGG16"), "variations.v7.backbone.name: Input should"),
+    (_delete("variations.v6.early_stopping.patience"), "early_stopping.patience: missing key"),
+    (_delete("variations.v5.plateau"), "variations.v5.plateau: missing key"),
+    (_set("variations.v6.plateau.factor", 1.0), "variations.v6.plateau.factor: Input should"),
+    (
+        _set("split.validation", "test"),
+        "variations.v6.early_stopping: early stopping and the plateau schedule need "
+        "split.validation as a fraction",
+    ),
+    (
+        set_params({"split.validation": "test", "variations.v6.plateau": None}),
+        "variations.v6.early_stopping: early stopping needs split.validation as a fraction",
+    ),
     (_set("split.test_size", 1.5), "split.test_size: Input should be less than 1"),
     (_set("split.test_size", 0), "split.test_size: Input should be greater than 0"),
     (_set("data.source", "flickr"), "data.source: must be one of microsoft, kaggle, synthetic"),

@@ -164,8 +164,13 @@ ACCURACY = {  # per seed (1, 2)
     "v3": [0.85, 0.87],
     "v4": [0.91, 0.93],
     "v5": [0.84, 0.84],
+    "v6": [0.80, 0.80],
+    "v7": [0.81, 0.81],
 }
-LOSS = {"base": 0.50, "v1": 0.45, "v2": 0.30, "v3": 0.31, "v4": 0.26, "v5": 0.20}
+LOSS = {
+    **{"base": 0.50, "v1": 0.45, "v2": 0.30, "v3": 0.31, "v4": 0.26, "v5": 0.20},
+    **{"v6": 0.35, "v7": 0.32},
+}
 
 
 @pytest.fixture
@@ -219,12 +224,21 @@ def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -
     verdict = json.loads(outputs.json.read_text())
     assert (verdict["best"], verdict["best_is_supported"], verdict["seeds"]) == ("v4", True, [1, 2])
     pairs = {pair["variation"]: pair for pair in verdict["pairs"]}
-    assert set(pairs) == {"v1", "v2", "v3", "v4", "v5"}
+    assert set(pairs) == {"v1", "v2", "v3", "v4", "v5", "v6", "v7"}
     assert pairs["v4"]["p_value"] == 2 / 2**10 and pairs["v4"]["discordant"] == [10, 0]
     assert pairs["v4"]["seed_p_values"] == [2 / 2**5, 2 / 2**5]
+    # The fake v6 was best at epoch 1 and stopped at 2 (conftest.FAKE_CONVERGENCE); v4's
+    # fake curve is lowest at its last epoch (2).
+    assert (
+        "Epochs: v6 (v4 with early stopping, at most 200 epochs) was best at epoch 1 and "
+        "stopped at 2, and v4's validation loss was lowest at epoch 2 and +0.0000 from there "
+        "by epoch 50: the study's 50 epochs were too many." in report
+    )
+    (epochs,) = verdict["epochs"]
+    assert (epochs["variation"], epochs["builds_on"], epochs["verdict"]) == ("v6", "v4", "too many")
     assert pairs["v3"]["verdict"] == "no evidence" and pairs["v5"]["verdict"] == "worse"
     page = (folder / "c.html").read_text()
-    assert page.count("<tr>") == 7 and "&gt;0.90" in page and "<script" not in page
+    assert page.count("<tr>") == 9 and "&gt;0.90" in page and "<script" not in page
 
 
 def test_one_seed_names_no_best_without_evidence(repo, tmp_path) -> None:

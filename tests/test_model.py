@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import pytest
+from conftest import offline
 
 from stages.core.config import load_params
 from stages.training.model import build_classifier, build_optimizer, build_trainer
@@ -17,12 +18,13 @@ EXPECTED_PARAMS = {
     "v3": 6_930_289,
     "v4": 6_930_289,
     "v5": 6_930_289,
+    "v6": 6_930_289,
 }
 
 
 @pytest.fixture(scope="module")
 def params(repo):
-    return load_params(repo / "params.yaml")
+    return offline(load_params(repo / "params.yaml"))
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_PARAMS))

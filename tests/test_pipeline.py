@@ -29,11 +29,16 @@ from stages.core.runs import CURVES, curve_file, read_history
 pytestmark = pytest.mark.slow
 
 
+VARIATIONS = ("base", "v1", "v2", "v3", "v4", "v5", "v6", "v7")
+
+
 def tiny(params) -> None:
     params["data"]["source"] = "synthetic"
     params["data"]["synthetic"]["count"] = 120
     for variation in params["variations"].values():
-        variation["epochs"] = 1
+        variation["epochs"] = 1  # v6's maximum too
+    # v7: random weights (no download), its frozen phase the one epoch.
+    params["variations"]["v7"]["backbone"].update({"weights": None, "frozen_epochs": 1})
 
 
 IMPORT_PROBE = Path(__file__).parent / "import_probe"
@@ -58,7 +63,7 @@ def workspace(tmp_path_factory, import_log) -> Path:
 def test_every_variation_has_metrics(workspace) -> None:
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], workspace).stdout)
     files = next(iter(shown.values()))["data"]
-    for name in ("base", "v1", "v2", "v3", "v4", "v5"):
+    for name in VARIATIONS:
         metrics = files[f"metrics/{name}.json"]["data"]
         test = files[f"runs/{name}/42/test.json"]["data"]
         training = files[f"runs/{name}/42/train.json"]["data"]
@@ -86,18 +91,21 @@ def test_every_variation_has_metrics(workspace) -> None:
         assert live["step"] == 1 and set(live) == {*CURVES, "step"}
         mean = (workspace / "plots" / name / "history.csv").read_text().splitlines()
         assert mean[0].startswith("epoch,accuracy,loss,val_accuracy,val_loss,accuracy_min")
+    v6 = files["metrics/v6.json"]["data"]
+    assert (v6["best_epoch"], v6["stopped_epoch"]) == (1, 1)
+    assert files["metrics/v4.json"]["data"]["best_epoch"] is None
     compare = (workspace / "metrics" / "compare.md").read_text()
-    assert compare.count("\n| ") == 7  # header + six variations
+    assert compare.count("\n| ") == 9  # header + eight variations
+    assert "Epochs: v6 (v4 with early stopping, at most 1 epochs)" in compare
     assert "| v4 | v2 |" in compare and "| >0.90 | <0.25 | 1.69 h |" in compare
     assert "test accuracy (`compare.best_by: accuracy` in params.yaml)" in compare
     verdict = json.loads((workspace / "metrics" / "compare.json").read_text())
-    assert [pair["variation"] for pair in verdict["pairs"]] == ["v1", "v2", "v3", "v4", "v5"]
+    assert [pair["variation"] for pair in verdict["pairs"]] == list(VARIATIONS[1:])
     assert all(0.0 <= pair["p_value"] <= 1.0 for pair in verdict["pairs"])
-    assert (workspace / "metrics" / "compare.html").read_text().count("<tr>") == 7
+    assert (workspace / "metrics" / "compare.html").read_text().count("<tr>") == 9
     assert (workspace / "data" / "rejected.csv").read_text().count("\n") > 1
 
 
-VARIATIONS = ("base", "v1", "v2", "v3", "v4", "v5")
 FIGURES = (
     "plots/class_counts.png",
     "plots/samples.png",
@@ -413,6 +421,9 @@ _V = {
     "learning_rate": 0.001,
     "batch_size": 8,
     "epochs": 1,
+    "early_stopping": None,
+    "plateau": None,
+    "backbone": None,
 }
 
 BAD_INPUTS = {

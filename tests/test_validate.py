@@ -11,6 +11,9 @@ from workspace_copy import edit_params
 from workspace_copy import set_param as _set
 
 from stages.cli import app
+from stages.core.config import load_params
+from stages.core.errors import ConfigError
+from stages.ingest import validate
 from stages.ingest.source import pipeline_outputs
 
 runner = CliRunner()
@@ -75,3 +78,19 @@ def test_an_archive_beside_the_outputs_is_accepted(project, microsoft_zip, sourc
     result = validate_with_source(project, microsoft_zip, source)
     assert result.exit_code == 0, result.output
     assert (project / "data/validated/data.ok").is_file()
+
+
+def test_a_missing_backbone_weights_file_is_refused_before_training(repo, tmp_path) -> None:
+    params = load_params(repo / "params.yaml")
+    v7 = params.variations["v7"]
+    assert v7.backbone is not None
+    local = v7.backbone.model_copy(update={"weights": str(tmp_path / "gone.h5")})
+    v7 = v7.model_copy(update={"backbone": local})
+    params = params.model_copy(update={"variations": {**params.variations, "v7": v7}})
+    with pytest.raises(
+        ConfigError, match=r"variations\.v7\.backbone\.weights: .*gone\.h5: no such"
+    ):
+        validate.run(params, "v7", tmp_path / "v7.ok")
+    assert not (tmp_path / "v7.ok").exists()
+    (tmp_path / "gone.h5").write_bytes(b"")
+    validate.run(params, "v7", tmp_path / "v7.ok")

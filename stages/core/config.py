@@ -102,16 +102,64 @@ class TrainParams(_Strict):
     backend: Backend
 
 
+Monitored = Literal["val_loss", "val_accuracy"]
+LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
+
+
+class EarlyStoppingParams(_Strict):
+    """Stop once `monitor` (on the validation split) has not improved by `min_delta` for
+    `patience` epochs; `epochs` is then the maximum."""
+
+    monitor: Monitored
+    patience: PositiveInt
+    min_delta: Annotated[float, Field(ge=0.0)]
+    restore_best_weights: bool
+
+
+class PlateauParams(_Strict):
+    """Multiply the learning rate by `factor` once `monitor` has not improved for
+    `patience` epochs, down to `min_learning_rate`."""
+
+    monitor: Monitored
+    factor: Annotated[float, Field(gt=0.0, lt=1.0)]
+    patience: PositiveInt
+    min_learning_rate: Annotated[float, Field(ge=0.0)]
+
+
+class BackboneParams(_Strict):
+    """A pretrained `keras.applications` backbone under the variation's head: its head is
+    trained on the frozen backbone for `frozen_epochs`, then the top `fine_tune_layers`
+    layers are trained with it, at `fine_tune_learning_rate`, for the rest of `epochs`."""
+
+    name: Literal["MobileNetV3Small"]
+    # imagenet (downloaded by Keras, hash-checked) | empty for random | path/to/file.h5
+    weights: str | None
+    frozen_epochs: PositiveInt
+    fine_tune_layers: Annotated[int, Field(ge=0)]
+    fine_tune_learning_rate: LearningRate
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_are_known_or_a_file(cls, weights: str | None) -> str | None:
+        if weights not in (None, "imagenet") and not weights.endswith(".h5"):
+            raise ValueError(f"imagenet, empty (none) or a path to a .h5 file (got {weights!r})")
+        return weights
+
+
 class VariationParams(_Strict):
     builds_on: str | None
-    conv_filters: Annotated[list[PositiveInt], Field(min_length=1)]
-    kernel_size: PositiveInt
-    pool_size: PositiveInt
+    # Empty, with kernel_size and pool_size empty, when a backbone replaces the conv blocks.
+    conv_filters: list[PositiveInt]
+    kernel_size: PositiveInt | None
+    pool_size: PositiveInt | None
     dense_units: list[PositiveInt]
     optimizer: Literal["rmsprop", "adam", "sgd"]
-    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)]
+    learning_rate: LearningRate
     batch_size: PositiveInt
     epochs: PositiveInt
+    early_stopping: EarlyStoppingParams | None
+    plateau: PlateauParams | None
+    backbone: BackboneParams | None
 
 
 class CompareParams(_Strict):
@@ -156,10 +204,12 @@ class Params(_Strict):
                 _check_builds_on(self.variations, name)
             except ValueError as problem:
                 problems.append(str(problem))
-            try:
-                _check_feature_map(name, variation, self.image)
-            except ValueError as problem:
-                problems.append(str(problem))
+            for check in (_check_layers, _check_feature_map):
+                try:
+                    check(name, variation, self.image)
+                except ValueError as problem:
+                    problems.append(str(problem))
+            problems.extend(_validation_problems(name, variation, self.split))
         if problems:
             # One line per problem; a cycle is reported once, however many members it has.
             raise ValueError("\n".join(dict.fromkeys(problems)))
@@ -197,10 +247,48 @@ def _check_builds_on(variations: dict[str, VariationParams], name: str) -> None:
         parent = variations[parent].builds_on
 
 
+def _check_layers(name: str, variation: VariationParams, image: ImageParams) -> None:
+    """Conv blocks or a backbone, not both; a backbone's frozen phase within `epochs`."""
+    key = f"variations.{name}"
+    conv = (variation.conv_filters, variation.kernel_size, variation.pool_size)
+    if variation.backbone is None and not all(conv):
+        raise ValueError(
+            f"{key}.conv_filters: at least one conv block, with kernel_size and pool_size "
+            "(empty only under a backbone)"
+        )
+    if variation.backbone is not None and any(conv):
+        raise ValueError(
+            f"{key}.backbone: replaces the conv blocks: leave conv_filters, kernel_size "
+            "and pool_size empty"
+        )
+    if variation.backbone is not None and variation.backbone.frozen_epochs > variation.epochs:
+        raise ValueError(
+            f"{key}.backbone.frozen_epochs: {variation.backbone.frozen_epochs} is more "
+            f"than the variation's epochs ({variation.epochs})"
+        )
+
+
+def _validation_problems(name: str, variation: VariationParams, split: SplitParams) -> list[str]:
+    """Early stopping and the plateau schedule watch the validation split: refused, in one
+    line, when that split is the test photos."""
+    watchers = {"early_stopping": "early stopping", "plateau": "the plateau schedule"}
+    watching = [key for key in watchers if getattr(variation, key) is not None]
+    if split.validation != "test" or not watching:
+        return []
+    what = " and ".join(watchers[key] for key in watching)
+    return [
+        f"variations.{name}.{watching[0]}: {what} {'need' if len(watching) > 1 else 'needs'} "
+        "split.validation as a fraction, e.g. 0.1 (got test): stopping on the test photos "
+        "is refused"
+    ]
+
+
 def _check_feature_map(name: str, variation: VariationParams, image: ImageParams) -> None:
     """Refuse a conv stack that would shrink the feature map to nothing."""
     side = min(image.height, image.width)
     for block, _ in enumerate(variation.conv_filters, start=1):
+        if not (variation.kernel_size and variation.pool_size):
+            return  # _check_layers reports it
         side = (side - variation.kernel_size + 1) // variation.pool_size
         if side < 1:
             raise ValueError(

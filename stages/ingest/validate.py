@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stages.core.atomic import write_text
 from stages.core.config import Params
+from stages.core.errors import ConfigError
 from stages.ingest.source import source_of
 
 
@@ -22,5 +23,8 @@ def run(params: Params, variation: str | None, marker: Path) -> None:
         source_of(params.data).check(Path.cwd(), params.variations)
         write_text(marker, "params.yaml: data, split and image are valid\n")
     else:
-        params.variation(variation)
+        backbone = params.variation(variation).backbone
+        weights = backbone.weights if backbone else None
+        if weights not in (None, "imagenet") and not Path(weights).is_file():
+            raise ConfigError(f"variations.{variation}.backbone.weights: {weights}: no such file")
         write_text(marker, f"params.yaml: variations.{variation} and its blocks are valid\n")

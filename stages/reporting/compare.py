@@ -18,6 +18,7 @@ from stages.core.atomic import write_json, write_text
 from stages.core.config import Params
 from stages.core.errors import CatdogError
 from stages.core.runs import run_paths
+from stages.reporting.epochs import EpochsVerdict, epochs_verdicts
 from stages.reporting.paired import PairedComparison, Verdicts, compare_runs, seed_interval
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
 
@@ -312,10 +313,14 @@ td.left, th.left {{ text-align: left; }}
 
 
 def machine_report(
-    params: Params, best: BestVerdict, pairs: dict[str, PairedComparison]
+    params: Params,
+    best: BestVerdict,
+    pairs: dict[str, PairedComparison],
+    epochs: list[EpochsVerdict],
 ) -> dict[str, object]:
     """What machines read (metrics/compare.json): the best variation and whether the
-    evidence supports it, and every variation against the one it builds on."""
+    evidence supports it, every variation against the one it builds on, and whether the
+    study's epochs were short, enough or too many."""
     return {
         "best_by": best.metric,
         "best": best.name,
@@ -331,6 +336,7 @@ def machine_report(
             }
             for name, pair in pairs.items()
         ],
+        "epochs": [verdict.as_json() for verdict in epochs],
     }
 
 
@@ -341,9 +347,10 @@ def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> s
     pairs = parent_comparisons(params, verdicts)
     best = judge_best(params, results, verdicts)
     rows = comparison_rows(params, results, pairs)
-    sentence = best_sentence(best)
+    epochs = epochs_verdicts(params, results, inputs.runs)
+    sentence = " ".join([best_sentence(best), *(verdict.sentence() for verdict in epochs)])
     report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
-    write_json(outputs.json, machine_report(params, best, pairs))
+    write_json(outputs.json, machine_report(params, best, pairs, epochs))
     write_text(outputs.html, html_report(rows, INTRO, sentence))
     write_text(outputs.markdown, report)
     return report

@@ -25,6 +25,8 @@ from stages.core.runs import CURVES, RunPaths, read_history, run_paths
 # Test metrics (evaluate's) and training metrics (train's) summarised over seeds.
 TEST_METRICS = ("accuracy", "loss", "precision", "recall", "roc_auc")
 TRAIN_METRICS = ("train_seconds", "train_images_per_second", "steady_train_images_per_second")
+# Early stopping's best epoch and last epoch trained (null for a variation without it).
+CONVERGENCE = ("best_epoch", "stopped_epoch")
 # The same for every seed of a variation.
 CONSTANTS = ("params", "epochs", "test_images")
 CONFIDENCE = 0.95
@@ -60,9 +62,10 @@ def summarize_runs(runs: dict[int, dict]) -> dict:
     first = next(iter(runs.values()))
     for key in CONSTANTS:
         summary[key] = first[key]
-    for key in (*TEST_METRICS, *TRAIN_METRICS):
-        values = [run[key] for run in runs.values()]
-        if any(value is None for value in values):
+    for key in (*TEST_METRICS, *TRAIN_METRICS, *CONVERGENCE):
+        found = [run.get(key) for run in runs.values()]
+        values = [float(value) for value in found if value is not None]
+        if len(values) < len(found):
             summary[key] = None
             continue
         sd, interval = spread(values)
@@ -78,7 +81,10 @@ def summarize_runs(runs: dict[int, dict]) -> dict:
         for cell in ("tn", "fp", "fn", "tp")
     }
     summary["per_seed"] = {
-        str(seed): {key: run[key] for key in (*TEST_METRICS, "train_seconds")}
+        str(seed): {
+            **{key: run[key] for key in (*TEST_METRICS, "train_seconds")},
+            **{key: run.get(key) for key in CONVERGENCE},
+        }
         for seed, run in runs.items()
     }
     return summary

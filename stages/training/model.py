@@ -9,6 +9,7 @@ import keras
 
 from stages.core.config import AugmentParams, ImageParams, VariationParams
 from stages.training.augment import build_augmentation
+from stages.training.backbone import build_backbone_classifier
 from stages.training.optimizers import FusedAdam, FusedRMSprop
 
 
@@ -29,7 +30,11 @@ def build_classifier(
 ) -> keras.Model:
     """The model we save and predict with: pixels (0-255) -> rescale -> conv blocks -> dense
     -> P(dog). `rescale=False` takes pixels already in [0, 1] (as the study's
-    ImageDataGenerator produced them; only the study-style benchmark wants that)."""
+    ImageDataGenerator produced them; only the study-style benchmark wants that).
+    A variation with a backbone gets it instead of the conv blocks (backbone.py)."""
+    if variation.backbone is not None:
+        return build_backbone_classifier(variation, image, name)
+    assert variation.kernel_size and variation.pool_size  # config's _check_layers
     inputs = keras.Input(shape=(image.height, image.width, 3), name="pixels")
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs) if rescale else inputs
     for block, filters in enumerate(variation.conv_filters, start=1):
@@ -59,24 +64,29 @@ def build_trainer(classifier: keras.Model, augment: AugmentParams, seed: int) ->
     return keras.Model(inputs, classifier(pixels), name=f"{classifier.name}_trainer")
 
 
-def build_optimizer(variation: VariationParams) -> keras.optimizers.Optimizer:
-    """The variation's optimizer with its explicit learning rate (updates fused on
-    TensorFlow: `stages/training/optimizers.py`)."""
+def build_optimizer(
+    variation: VariationParams, learning_rate: float | None = None
+) -> keras.optimizers.Optimizer:
+    """The variation's optimizer with its explicit learning rate, or `learning_rate` (a
+    fine-tuning phase's); updates fused on TensorFlow: `stages/training/optimizers.py`."""
     optimizers = {
         "rmsprop": FusedRMSprop,
         "adam": FusedAdam,
         "sgd": keras.optimizers.SGD,
     }
-    return optimizers[variation.optimizer](learning_rate=variation.learning_rate)
+    return optimizers[variation.optimizer](learning_rate=learning_rate or variation.learning_rate)
 
 
 def compile_model(
-    model: keras.Model, variation: VariationParams, steps_per_execution: int = 1
+    model: keras.Model,
+    variation: VariationParams,
+    steps_per_execution: int = 1,
+    learning_rate: float | None = None,
 ) -> keras.Model:
     """Compile as the study did (binary cross-entropy, accuracy), running
-    `steps_per_execution` batches per compiled call."""
+    `steps_per_execution` batches per compiled call (at `learning_rate` if given)."""
     model.compile(
-        optimizer=build_optimizer(variation),
+        optimizer=build_optimizer(variation, learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,

@@ -173,6 +173,7 @@ def fit_resident(
     epochs: int,
     callbacks: list[keras.callbacks.Callback],
     verbose: int,
+    initial_epoch: int = 0,
 ) -> None:
     """Train `trainer` (compiled, JAX backend) like `trainer.fit(train, validation_data=
     validation, epochs=..., callbacks=...)`, the batches drawn by `epoch_order`."""
@@ -193,7 +194,7 @@ def fit_resident(
     trainer.stop_training = False
     callback_list.on_train_begin()
     logs: Logs = {}
-    for epoch in range(trainer._initial_epoch or 0, epochs):
+    for epoch in range(trainer._initial_epoch or initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch)
         logs = loop.train_epoch(train_data, epoch_order(len(train.labels), seed, epoch))
         callback_list.on_test_begin()

@@ -27,14 +27,18 @@ import keras
 
 from stages.core.atomic import atomic_path, sha256_of, write_json
 from stages.core.config import Params
-from stages.core.dataset import CachePaths, load_split
+from stages.core.dataset import CachePaths, Split, load_split
 from stages.training.augment import EpochSeededDraws
+from stages.training.backbone import training_phases
+from stages.training.convergence import convergence_callbacks, early_stopping_of
 from stages.training.distribution import steps_per_execution
 from stages.training.feed import fit_data
 from stages.training.history import TrainingLog
 from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
 from stages.training.resident import fit_resident
 from stages.training.seed import seed_everything
+
+NO_EARLY_STOPPING = {"best_epoch": None, "stopped_epoch": None}
 
 # How the epochs run: Keras' `fit`, fed from the host, or the device-resident loop
 # (`stages/training/resident.py`), the JAX backend's engine.
@@ -109,6 +113,42 @@ def keras_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def run_epochs(
+    engine: Engine,
+    trainer: keras.Model,
+    splits: tuple[Split, Split],
+    batch_size: int,
+    seed: int,
+    *,
+    initial_epoch: int,
+    epochs: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> None:
+    """Train epochs `initial_epoch` to `epochs` on (train, validation) `splits` with
+    `engine`, as `fit` runs them (a BackupAndRestore among the callbacks may start later)."""
+    train_split, validation_split = splits
+    if engine == "resident":
+        fit_resident(
+            trainer,
+            train_split,
+            validation_split,
+            batch_size=batch_size,
+            seed=seed,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=keras_verbosity(),
+        )
+    else:
+        trainer.fit(
+            **fit_data(train_split, validation_split, batch_size, seed),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=keras_verbosity(),
+        )
+
+
 def train(
     params: Params,
     variation_name: str,
@@ -125,13 +165,11 @@ def train(
     seed_everything(params.seed(seed))
     train_split = load_split(inputs.cache, inputs.train_csv)
     validation_split = load_split(inputs.cache, inputs.validation_csv)
+    executed = steps_per_execution(params.train.steps_per_execution)
     with dtype_policy(params.train.precision):
         model = build_classifier(variation, params.image, name=variation_name)
-        trainer = compile_model(
-            build_trainer(model, params.augment, seed),
-            variation,
-            steps_per_execution(params.train.steps_per_execution),
-        )
+        trainer = compile_model(build_trainer(model, params.augment, seed), variation, executed)
+    phases = training_phases(variation)
     folder = checkpoint_folder(
         inputs.checkpoints,
         params,
@@ -150,41 +188,40 @@ def train(
         f"{params.train.precision} on {keras.backend.backend()} ({engine})",
         file=sys.stderr,
     )
-    if done := epochs_done(folder / "backup"):
+    if done := max(epochs_done(folder / phase.backup) for phase in phases):
         print(
             f"{run}: resuming after epoch {done} of {variation.epochs} from {folder}",
             file=sys.stderr,
         )
     log = TrainingLog(folder / "history.csv", outputs.live)
-    backup = keras.callbacks.BackupAndRestore(
-        str(folder / "backup"), double_checkpoint=True, delete_checkpoint=False
-    )
-    callbacks: list[keras.callbacks.Callback] = [EpochSeededDraws(), log, backup]
-    if engine == "resident":
-        fit_resident(
+    draws = EpochSeededDraws()
+    for phase in phases:
+        if phase.first_epoch:  # a later phase (fine-tuning): its own layers and learning rate
+            phase.prepare(model, trainer)
+            compile_model(trainer, variation, executed, phase.learning_rate)
+        start = max(epochs_done(folder / phase.backup), phase.first_epoch)
+        convergence = convergence_callbacks(variation, folder, start)
+        stopping = early_stopping_of(convergence)
+        backup = keras.callbacks.BackupAndRestore(
+            str(folder / phase.backup), double_checkpoint=True, delete_checkpoint=False
+        )
+        run_epochs(
+            engine,
             trainer,
-            train_split,
-            validation_split,
-            batch_size=variation.batch_size,
-            seed=seed,
-            epochs=variation.epochs,
-            callbacks=callbacks,
-            verbose=keras_verbosity(),
+            (train_split, validation_split),
+            variation.batch_size,
+            seed,
+            initial_epoch=phase.first_epoch,
+            # An earlier run that stopped early, killed before its outputs: no more epochs.
+            epochs=(stopping and stopping.stopped_after()) or phase.last_epoch,
+            callbacks=[draws, log, *convergence, backup],
         )
-    else:
-        trainer.fit(
-            **fit_data(train_split, validation_split, variation.batch_size, seed),
-            epochs=variation.epochs,
-            callbacks=callbacks,
-            verbose=keras_verbosity(),
-        )
+    epochs_run = len(log.rows)
     with atomic_path(outputs.model) as temporary:
         model.save(temporary)
     summary = {
         "train_seconds": round(log.seconds, 3),
-        "train_images_per_second": round(
-            len(train_split.labels) * variation.epochs / log.seconds, 1
-        ),
+        "train_images_per_second": round(len(train_split.labels) * epochs_run / log.seconds, 1),
         # Training alone, validation left out, first (compiling) epoch left out.
         "steady_train_images_per_second": round(
             len(train_split.labels) / log.steady_fit_seconds, 1
@@ -193,6 +230,8 @@ def train(
         "precision": params.train.precision,
         "steps_per_execution": params.train.steps_per_execution,
         "epochs": variation.epochs,
+        # Early stopping's best epoch (from 1) and the last epoch trained; null without it.
+        **(stopping.summary(epochs_run) if stopping else NO_EARLY_STOPPING),
         "params": model.count_params(),
         "backend": keras.backend.backend(),
         "engine": engine,

@@ -1,0 +1,129 @@
+"""v7: a pretrained `keras.applications` backbone under a small head, trained in two phases.
+
+MobileNetV3Small: built for phones, it is the cheapest ImageNet backbone Keras ships
+(under 1 M parameters without its top; 56 M multiply-adds a photo at 224x224 in its
+paper, about 16 M at the study's 120x120, against EfficientNetB0's 390 M), so two CPU
+cores train it in about 10 s per epoch of the demo's 1,432 photos; its convolutions
+take any size from 32x32, so the study's 120x120 photos stay as they are. Its
+preprocessing (pixels 0-255 to [-1, 1]) is a layer inside the model
+(`include_preprocessing=True`): the classifier takes the same 0-255 pixels as the
+study's CNN, and `catdog predict` feeds it as it feeds them.
+
+Phase 1 trains the head on the frozen backbone at the variation's learning rate; phase 2
+unfreezes the backbone's top `fine_tune_layers` layers (BatchNormalization layers stay
+frozen, and the backbone always runs them in inference mode) at the lower
+`fine_tune_learning_rate`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from stages.core.config import BackboneParams, ImageParams, VariationParams
+from stages.core.errors import ConfigError
+
+BACKBONES: dict[str, Callable[..., keras.Model]] = {
+    "MobileNetV3Small": keras.applications.MobileNetV3Small,
+}
+BACKBONE_LAYER = "backbone"
+# Set (to anything) to refuse downloading ImageNet weights; the test suite sets it.
+OFFLINE = "CATDOG_OFFLINE"
+
+
+def build_backbone(params: BackboneParams, image: ImageParams) -> keras.Model:
+    """The backbone without its top, average-pooled, with its own preprocessing; weights
+    from ImageNet (downloaded once by Keras, which checks the file's hash), from a local
+    .h5 file, or random (`weights` empty)."""
+    weights = params.weights
+    if weights == "imagenet" and os.environ.get(OFFLINE):
+        raise ConfigError(
+            f"backbone.weights: imagenet is a download, and {OFFLINE} is set: "
+            "use empty (random) or a local .h5 file"
+        )
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise ConfigError(f"backbone.weights: {weights}: no such file")
+    with warnings.catch_warnings():
+        # "Weights for input shape (224, 224) will be loaded": the convolutions' weights
+        # do not depend on the input size.
+        warnings.filterwarnings("ignore", message=".*input_shape. is undefined or non-square")
+        return BACKBONES[params.name](
+            input_shape=(image.height, image.width, 3),
+            include_top=False,
+            weights=weights,
+            pooling="avg",
+            include_preprocessing=True,
+            name=BACKBONE_LAYER,
+        )
+
+
+def build_backbone_classifier(
+    variation: VariationParams, image: ImageParams, name: str
+) -> keras.Model:
+    """Pixels (0-255) -> the backbone (its preprocessing included, in inference mode) ->
+    the variation's dense layers -> P(dog). The backbone starts frozen (phase 1)."""
+    assert variation.backbone is not None
+    backbone = build_backbone(variation.backbone, image)
+    backbone.trainable = False
+    inputs = keras.Input(shape=(image.height, image.width, 3), name="pixels")
+    x = backbone(inputs, training=False)
+    for layer, units in enumerate(variation.dense_units, start=1):
+        x = keras.layers.Dense(units, activation="relu", name=f"dense{layer}")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="dog_probability")(
+        x
+    )
+    return keras.Model(inputs, outputs, name=name)
+
+
+def unfreeze_top(classifier: keras.Model, layers: int) -> None:
+    """Make the backbone's top `layers` layers trainable, BatchNormalization left frozen."""
+    backbone = classifier.get_layer(BACKBONE_LAYER)
+    backbone.trainable = True
+    for position, layer in enumerate(backbone.layers):
+        top = position >= len(backbone.layers) - layers
+        layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Epochs [first_epoch, last_epoch) at `learning_rate`; `backup` names the phase's
+    BackupAndRestore folder; `fine_tune_layers`, when set, is unfrozen before it."""
+
+    backup: str
+    first_epoch: int
+    last_epoch: int
+    learning_rate: float
+    fine_tune_layers: int | None = None
+
+    def prepare(self, classifier: keras.Model, trainer: keras.Model) -> None:
+        """Before compiling: set which layers this phase trains, and forget the epoch the
+        phase before resumed from (BackupAndRestore leaves it on the trainer, and `fit`
+        would start from it instead of `first_epoch`)."""
+        if self.fine_tune_layers is not None:
+            unfreeze_top(classifier, self.fine_tune_layers)
+        trainer._initial_epoch = None
+
+
+def training_phases(variation: VariationParams) -> list[Phase]:
+    """One phase for the study's CNNs; a frozen then a fine-tuning phase under a backbone
+    (the second left out when the frozen phase takes every epoch)."""
+    backbone = variation.backbone
+    if backbone is None:
+        return [Phase("backup", 0, variation.epochs, variation.learning_rate)]
+    phases = [Phase("backup", 0, backbone.frozen_epochs, variation.learning_rate)]
+    if backbone.frozen_epochs < variation.epochs:
+        phases.append(
+            Phase(
+                "backup-fine-tune",
+                backbone.frozen_epochs,
+                variation.epochs,
+                backbone.fine_tune_learning_rate,
+                backbone.fine_tune_layers,
+            )
+        )
+    return phases

@@ -1,0 +1,150 @@
+"""v6: early stopping on the validation split, with best weights restored and a plateau
+schedule, whose state survives a restart; and the real stage stopping v6 early."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from stages.core.config import SplitParams, load_params
+from stages.core.runs import read_history
+from stages.ingest import split
+from stages.training import train as train_module
+from stages.training.convergence import ResumableEarlyStopping, ResumablePlateau
+from stages.training.train import TrainInputs, TrainOutputs, train
+
+# val_loss per epoch: best at epoch 3 (index 2), then no improvement.
+LOSSES = [0.9, 0.7, 0.5, 0.6, 0.55, 0.8, 0.9, 0.95]
+
+
+def tiny_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def stopping(repo: Path, folder: Path, start_epoch: int, model: keras.Model):
+    params = load_params(repo / "params.yaml").variations["v6"]
+    assert params.early_stopping is not None and params.plateau is not None
+    early = params.early_stopping.model_copy(update={"patience": 3})
+    plateau = params.plateau.model_copy(update={"patience": 2})
+    callbacks = [
+        ResumableEarlyStopping(early, folder, start_epoch),
+        ResumablePlateau(plateau, folder, start_epoch),
+    ]
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    return callbacks
+
+
+def run_epochs(callbacks, model: keras.Model, epochs: range) -> None:
+    for epoch in epochs:
+        # Each epoch's weights are recognisable: every weight equals the epoch number.
+        model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, {"val_loss": LOSSES[epoch], "loss": 0.1})
+
+
+def state_of(early: ResumableEarlyStopping, plateau: ResumablePlateau, model) -> tuple:
+    learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    return (early.wait, early.best, early.best_epoch, plateau.wait, plateau.best, learning_rate)
+
+
+def test_the_stopping_state_resumes_from_the_epoch_the_backup_holds(tmp_path, repo) -> None:
+    model = tiny_model()
+    whole = stopping(repo, tmp_path / "whole", 0, model)
+    run_epochs(whole, model, range(4))
+    expected = state_of(*whole, model)
+    # A run killed after epoch 5's state was written but before its backup: the backup
+    # holds 4 epochs, and so does the state a resumed run takes.
+    killed = stopping(repo, tmp_path / "killed", 0, model)
+    run_epochs(killed, model, range(5))
+    resumed_model = tiny_model()
+    resumed = stopping(repo, tmp_path / "killed", 4, resumed_model)
+    assert state_of(*resumed, resumed_model) == expected
+    assert resumed[0].best_epoch == 2
+    assert all((w == 2).all() for w in resumed[0].best_weights)
+    assert sorted(p.name for p in (tmp_path / "killed").glob("best-*.npz")) == ["best-3.npz"]
+
+
+def test_patience_runs_out_then_the_best_weights_come_back(tmp_path, repo) -> None:
+    model = tiny_model()
+    early, plateau = stopping(repo, tmp_path, 0, model)
+    run_epochs([early, plateau], model, range(5))
+    assert not model.stop_training
+    # Killed here; the resumed run still stops at the same epoch, three after the best.
+    early, plateau = stopping(repo, tmp_path, 5, model)
+    run_epochs([early, plateau], model, range(5, 6))
+    assert model.stop_training and early.stopped_epoch == 5
+    assert early.summary(epochs_run=6) == {"best_epoch": 3, "stopped_epoch": 6}
+    early.on_train_end()
+    assert all((w == 2).all() for w in model.get_weights())
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) < 0.01
+    # Killed after stopping, before the outputs: a rerun trains no more epochs.
+    assert ResumableEarlyStopping(early_params(repo), tmp_path, 6).stopped_after() == 6
+    assert ResumableEarlyStopping(early_params(repo), tmp_path, 5).stopped_after() is None
+
+
+def early_params(repo: Path):
+    return load_params(repo / "params.yaml").variations["v6"].early_stopping
+
+
+MAXIMUM = 40
+
+
+@pytest.mark.slow
+def test_v6_stops_before_its_maximum_and_survives_a_kill(
+    tmp_path, repo, small_prepared, monkeypatch
+) -> None:
+    """The real stage on the small synthetic set, split.validation 0.1: v6 (its dense
+    layers narrowed, patience 3) stops before MAXIMUM epochs; a run interrupted after two
+    epochs resumes with its counters, so it stops `patience` epochs after its best."""
+    paths = split.SplitOutputs(tmp_path / "train.csv", tmp_path / "test.csv", tmp_path / "v.csv")
+    split.run(
+        SplitParams(test_size=0.2, seed=42, validation=0.1),
+        split.SplitInputs(small_prepared.cache.index),
+        paths,
+    )
+    params = load_params(repo / "params.yaml")
+    v6 = params.variations["v6"]
+    assert v6.early_stopping is not None and params.split.validation == 0.1
+    v6 = v6.model_copy(
+        update={
+            "epochs": MAXIMUM,
+            "dense_units": [16],
+            "early_stopping": v6.early_stopping.model_copy(update={"patience": 3}),
+        }
+    )
+    params = params.model_copy(update={"variations": {**params.variations, "v6": v6}})
+    inputs = TrainInputs(small_prepared.cache, paths.train, paths.validation, tmp_path / "ckpt")
+    outputs = TrainOutputs(tmp_path / "v6.keras", tmp_path / "dvclive", tmp_path / "t.json")
+
+    class Killed(Exception):
+        pass
+
+    class KillAtEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch == 2:
+                raise Killed
+
+    real = train_module.convergence_callbacks
+    monkeypatch.setattr(
+        train_module, "convergence_callbacks", lambda *a: [*real(*a), KillAtEpoch()]
+    )
+    with pytest.raises(Killed):
+        train(params, "v6", 42, inputs, outputs)
+    monkeypatch.setattr(train_module, "convergence_callbacks", real)
+    summary = train(params, "v6", 42, inputs, outputs)
+
+    history = read_history(outputs.live)
+    assert summary["stopped_epoch"] < MAXIMUM, "v6 ran to its maximum"
+    assert list(history["epoch"]) == list(range(1, summary["stopped_epoch"] + 1))
+    assert summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+    assert summary["stopped_epoch"] == summary["best_epoch"] + 3
+    assert json.loads(outputs.summary.read_text())["best_epoch"] == summary["best_epoch"]
+    print(f"v6 on the small synthetic set: {summary}")
