@@ -27,7 +27,7 @@ DEMO_SETTINGS := -S data.source=synthetic \
 	-S variations.v7.epochs=$(DEMO_V7_EPOCHS) -S variations.v7.backbone.weights=null \
 	-S variations.v7.backbone.frozen_epochs=$(shell expr $(DEMO_V7_EPOCHS) / 2)
 
-.PHONY: setup constraints demo test test-fast lint mutate
+.PHONY: setup setup-gpu constraints demo test test-fast lint mutate
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
+
+# An NVIDIA GPU machine: also JAX with CUDA 12, so that train.backend auto trains on the GPU
+# (stages/core/backend.py). Then `dvc repro` as anywhere else.
+setup-gpu: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[cuda]'
 
 # After a change of pyproject.toml's dependencies: re-resolve them in a fresh venv and
 # write the versions it installed to constraints.txt.
