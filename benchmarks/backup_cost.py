@@ -1,0 +1,103 @@
+"""What a train stage spends outside its epochs, and how much of it is the per-epoch
+backup: the train stage's own `train()`, three times in one process on a synthetic set,
+with BackupAndRestore's saves, without them (patched out here, never in the product), and
+with them again (the first run also pays the process's first compilations).
+
+    python benchmarks/backup_cost.py --count 8000 --epochs 30 --variation base
+    KERAS_BACKEND=jax python benchmarks/backup_cost.py ...   # on a GPU: the resident engine
+
+Prints one JSON line per run: wall seconds, `train_seconds` (the epochs, compile and
+validation included) and the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stages.core.config import ImageParams, SplitParams, load_params
+from stages.core.dataset import CachePaths
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def prepare(work: Path, count: int, side: int) -> CachePaths:
+    """The synthetic set of `count` photos, decoded at side x side and split 80/20 with a
+    tenth of the training photos held out."""
+    from stages.ingest import decode, split
+    from stages.ingest.synthetic import write_synthetic_archive
+
+    work.mkdir(parents=True, exist_ok=True)
+    archive = work / "photos.zip"
+    write_synthetic_archive(archive, count, seed=0, layout="microsoft", workers=os.cpu_count())
+    cache = CachePaths(work / "images.npy", work / "index.csv")
+    decode.run(
+        ImageParams(height=side, width=side),
+        decode.DecodeInputs(archive),
+        decode.DecodeOutputs(cache.images, cache.index, work / "rejected.csv"),
+    )
+    split.run(
+        SplitParams(test_size=0.2, seed=42, validation=0.1),
+        split.SplitInputs(cache.index),
+        split.SplitOutputs(work / "train.csv", work / "test.csv", work / "validation.csv"),
+    )
+    return cache
+
+
+def main(
+    count: Annotated[int, typer.Option(min=100)] = 8000,
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    variation: str = "base",
+    side: Annotated[int, typer.Option(min=66)] = 120,
+    precision: str = "mixed_bfloat16",
+    work: Path = REPO / "benchmarks" / ".work" / "backup_cost",
+) -> None:
+    """Time train() with and without its per-epoch backups."""
+    import keras
+
+    from stages.training.train import TrainInputs, TrainOutputs, train
+
+    cache = prepare(work, count, side)
+    params = load_params(REPO / "params.yaml")
+    chosen = params.variation(variation).model_copy(update={"epochs": epochs})
+    params = params.model_copy(
+        update={
+            "variations": {**params.variations, variation: chosen},
+            "image": params.image.model_copy(update={"height": side, "width": side}),
+            "train": params.train.model_copy(update={"precision": precision}),
+        }
+    )
+    inputs = TrainInputs(cache, work / "train.csv", work / "validation.csv", work / "checkpoints")
+    saving = keras.callbacks.BackupAndRestore.on_epoch_end
+    for mode in ("backup", "no backup", "backup"):
+        keras.callbacks.BackupAndRestore.on_epoch_end = (
+            saving if mode == "backup" else lambda self, epoch, logs=None: None
+        )
+        out = work / mode.replace(" ", "_")
+        started = time.perf_counter()
+        summary = train(
+            params,
+            variation,
+            42,
+            inputs,
+            TrainOutputs(out / "m.keras", out / "live", out / "t.json"),
+        )
+        wall = time.perf_counter() - started
+        row = {
+            "mode": mode,
+            "wall": round(wall, 1),
+            "train_seconds": summary["train_seconds"],
+            "outside_epochs": round(wall - summary["train_seconds"], 1),
+            "train_images": summary["train_images"],
+        }
+        print(json.dumps(row), flush=True)
+    keras.callbacks.BackupAndRestore.on_epoch_end = saving
+
+
+if __name__ == "__main__":
+    typer.run(main)
