@@ -9,13 +9,13 @@ export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# The offline demo: the synthetic set, all six variations, a few epochs each, run as the
+# The offline demo: the synthetic set, every variation, a few epochs each, run as the
 # DVC experiment $(DEMO_NAME) in a temporary copy of the workspace (dvc exp run --temp):
 # params.yaml and the workspace stay the study's. A second `make demo` replaces the
-# experiment; unchanged stages come back from DVC's run-cache.
-# v6 (v4 with early stopping) runs at most DEMO_V6_EPOCHS epochs, with patience 1 (on
-# this machine it stops at epoch 4, best at 3: cheaper than v4's 6); v7 runs offline on random weights (weights: null; the real run
-# downloads ImageNet's), DEMO_V7_EPOCHS in all, half of them frozen.
+# experiment; unchanged stages come back from DVC's run-cache. The study's six run
+# DEMO_EPOCHS epochs; v6 (v4 with early stopping) at most DEMO_V6_EPOCHS, with patience 1;
+# v7 DEMO_V7_EPOCHS in all, half of them frozen, on random weights (weights: null: the
+# demo stays offline; the real run downloads ImageNet's).
 DEMO_EPOCHS ?= 6
 DEMO_V6_EPOCHS ?= 10
 DEMO_V7_EPOCHS ?= 4

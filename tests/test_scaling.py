@@ -30,6 +30,8 @@ def tiny(source: str):
         params["image"].update(height=SIDE, width=SIDE)
         for variation in params["variations"].values():
             variation["epochs"] = 1
+        # v7: random weights (no download), its frozen phase the one epoch.
+        params["variations"]["v7"]["backbone"].update({"weights": None, "frozen_epochs": 1})
 
     return edit
 
@@ -98,6 +100,7 @@ def keep_variations(workspace: Path, names: tuple[str, ...]) -> None:
     yaml = YAML()
     params_path, dvc_path = workspace / "params.yaml", workspace / "dvc.yaml"
     params = yaml.load(params_path.read_text())
+    removed = set(params["variations"]) - set(names)
     for name in list(params["variations"]):
         if name not in names:
             del params["variations"][name]
@@ -105,7 +108,6 @@ def keep_variations(workspace: Path, names: tuple[str, ...]) -> None:
     for name in names[1:]:
         params["variations"][name]["builds_on"] = names[0]
     yaml.dump(params, params_path)
-    removed = {"base", "v1", "v2", "v3", "v4", "v5"} - set(names)
     pipeline = yaml.load(dvc_path.read_text())
     for stage in ("compare", "figures_all"):
         deps = pipeline["stages"][stage]["deps"]
