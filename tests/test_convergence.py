@@ -13,6 +13,7 @@ import pytest
 from stages.core.config import SplitParams, load_params
 from stages.core.runs import read_history
 from stages.ingest import split
+from stages.reporting.epochs import verdict_of
 from stages.training import train as train_module
 from stages.training.convergence import ResumableEarlyStopping, ResumablePlateau
 from stages.training.train import TrainInputs, TrainOutputs, train
@@ -148,3 +149,16 @@ def test_v6_stops_before_its_maximum_and_survives_a_kill(
     assert summary["stopped_epoch"] == summary["best_epoch"] + 3
     assert json.loads(outputs.summary.read_text())["best_epoch"] == summary["best_epoch"]
     print(f"v6 on the small synthetic set: {summary}")
+
+
+@pytest.mark.parametrize(
+    ("best", "stopped", "still_falling", "verdict"),
+    [
+        (60, 70, False, "short"),
+        (20, 30, False, "too many"),
+        (20, 30, True, "not settled"),
+        (45, 50, False, "enough"),
+    ],
+)
+def test_the_epochs_verdict_reads_both_curves(best, stopped, still_falling, verdict) -> None:
+    assert verdict_of(50, best, stopped, parent_still_falling=still_falling) == verdict

@@ -227,15 +227,19 @@ def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -
     assert set(pairs) == {"v1", "v2", "v3", "v4", "v5", "v6", "v7"}
     assert pairs["v4"]["p_value"] == 2 / 2**10 and pairs["v4"]["discordant"] == [10, 0]
     assert pairs["v4"]["seed_p_values"] == [2 / 2**5, 2 / 2**5]
-    # The fake v6 was best at epoch 1 and stopped at 2 (conftest.FAKE_CONVERGENCE); v4's
-    # fake curve is lowest at its last epoch (2).
+    # The fake v6 was best at epoch 1 and stopped at 2 (conftest.FAKE_CONVERGENCE), while
+    # v4's fake curve is lowest at its last epoch (2): the two disagree.
     assert (
         "Epochs: v6 (v4 with early stopping, at most 200 epochs) was best at epoch 1 and "
-        "stopped at 2, and v4's validation loss was lowest at epoch 2 and +0.0000 from there "
-        "by epoch 50: the study's 50 epochs were too many." in report
+        "stopped at 2, and v4's validation loss was still at its lowest on its last epoch "
+        "(2): the study's 50 epochs were not settled." in report
     )
     (epochs,) = verdict["epochs"]
-    assert (epochs["variation"], epochs["builds_on"], epochs["verdict"]) == ("v6", "v4", "too many")
+    assert (epochs["variation"], epochs["builds_on"], epochs["verdict"]) == (
+        "v6",
+        "v4",
+        "not settled",
+    )
     assert pairs["v3"]["verdict"] == "no evidence" and pairs["v5"]["verdict"] == "worse"
     page = (folder / "c.html").read_text()
     assert page.count("<tr>") == 9 and "&gt;0.90" in page and "<script" not in page

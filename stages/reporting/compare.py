@@ -320,7 +320,7 @@ def machine_report(
 ) -> dict[str, object]:
     """What machines read (metrics/compare.json): the best variation and whether the
     evidence supports it, every variation against the one it builds on, and whether the
-    study's epochs were short, enough or too many."""
+    study's epochs were short, enough, too many or not settled."""
     return {
         "best_by": best.metric,
         "best": best.name,
