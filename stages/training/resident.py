@@ -133,10 +133,10 @@ class ResidentLoop:
         trainer = self.trainer
         trainer.reset_metrics()
         state = (
-            [v.value for v in trainer.trainable_variables],
-            [v.value for v in trainer.non_trainable_variables],
-            [v.value for v in trainer.optimizer.variables],
-            [v.value for v in trainer.metrics_variables],
+            _values(trainer.trainable_variables),
+            _values(trainer.non_trainable_variables),
+            _values(trainer.optimizer.variables),
+            _values(trainer.metrics_variables),
         )
         logs, state = self._run(self._train, state, data, rows)
         trainable, non_trainable, optimizer, metrics = state
@@ -151,12 +151,17 @@ class ResidentLoop:
         trainer = self.trainer
         trainer.reset_metrics()
         state = (
-            [v.value for v in trainer.trainable_variables],
-            [v.value for v in trainer.non_trainable_variables],
-            [v.value for v in trainer.metrics_variables],
+            _values(trainer.trainable_variables),
+            _values(trainer.non_trainable_variables),
+            _values(trainer.metrics_variables),
         )
         logs, _ = self._run(self._test, state, data, np.arange(count))
         return logs
+
+
+def _values(variables: Sequence[keras.Variable]) -> list[Any]:
+    """The variables' current arrays: one part of the stateless steps' state."""
+    return [variable.value for variable in variables]
 
 
 def _assign(variables: Sequence[keras.Variable], values: Sequence[Any]) -> None:

@@ -155,12 +155,11 @@ def train(
     seed: int,
     inputs: TrainInputs,
     outputs: TrainOutputs,
-    engine: Engine | None = None,
 ) -> dict[str, float]:
     """Train the variation from `seed` (one of train.seeds), resuming from its checkpoint if
-    one exists; return the training summary it also writes to `outputs.summary`. `engine`
-    defaults to the backend's own (`default_engine`)."""
-    engine = engine or default_engine()
+    one exists, with the backend's engine (`default_engine`); return the training summary
+    it also writes to `outputs.summary`."""
+    engine = default_engine()
     variation = params.variation(variation_name)
     seed_everything(params.seed(seed))
     train_split = load_split(inputs.cache, inputs.train_csv)
