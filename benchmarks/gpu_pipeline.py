@@ -51,7 +51,7 @@ def device_name(backend: str) -> str:
 def timed(args: list[str], workspace: Path) -> float:
     """Seconds `args` took to run (in the workspace; output shown as it comes)."""
     started = time.perf_counter()
-    run(args, workspace, capture=False)
+    run(args, workspace, stream=True)
     return time.perf_counter() - started
 
 
@@ -80,6 +80,7 @@ def main(
     workspace = make_workspace(work, set_params(settings))
 
     seconds = {"prepare": timed(["dvc", "repro", "split"], workspace)}
+    print(f"up to the split: {seconds['prepare']:.1f} s", file=sys.stderr, flush=True)
     summaries = {}
     for name in names:
         stage, summary = first_run(workspace, name)

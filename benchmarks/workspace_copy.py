@@ -34,13 +34,15 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     capture: bool = True,
+    stream: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command with this interpreter's bin folder (catdog, dvc) first on PATH, and
     `env` added to the environment. `capture=False` discards the output instead: a
-    command that leaves daemons behind (`dvc queue start`) would hold the pipes open."""
+    command that leaves daemons behind (`dvc queue start`) would hold the pipes open.
+    `stream=True` passes it through to this process's own, as it comes."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1", **(env or {})}
-    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    output = None if stream else subprocess.PIPE if capture else subprocess.DEVNULL
     result = subprocess.run(args, cwd=cwd, env=env, stdout=output, stderr=output, text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
