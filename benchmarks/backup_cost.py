@@ -1,7 +1,7 @@
-"""What a train stage spends outside its epochs, and how much of it is the per-epoch
-backup: the train stage's own `train()`, three times in one process on a synthetic set,
-with BackupAndRestore's saves, without them (patched out here, never in the product), and
-with them again (the first run also pays the process's first compilations).
+"""What a train stage spends outside its epochs, and how much of it is the backup for a
+resume: the train stage's own `train()`, three times in one process on a synthetic set,
+backing up after every epoch (`train.backup_seconds: 0`), at params.yaml's cadence, and
+after every epoch again (the first run also pays the process's first compilations).
 
     python benchmarks/backup_cost.py --count 8000 --epochs 30 --variation base
     KERAS_BACKEND=jax python benchmarks/backup_cost.py ...   # on a GPU: the resident engine
@@ -57,9 +57,7 @@ def main(
     precision: str = "mixed_bfloat16",
     work: Path = REPO / "benchmarks" / ".work" / "backup_cost",
 ) -> None:
-    """Time train() with and without its per-epoch backups."""
-    import keras
-
+    """Time train() backing up after every epoch and at params.yaml's cadence."""
     from stages.training.train import TrainInputs, TrainOutputs, train
 
     cache = prepare(work, count, side)
@@ -73,15 +71,15 @@ def main(
         }
     )
     inputs = TrainInputs(cache, work / "train.csv", work / "validation.csv", work / "checkpoints")
-    saving = keras.callbacks.BackupAndRestore.on_epoch_end
-    for mode in ("backup", "no backup", "backup"):
-        keras.callbacks.BackupAndRestore.on_epoch_end = (
-            saving if mode == "backup" else lambda self, epoch, logs=None: None
+    cadence = params.train.backup_seconds
+    for seconds in (0.0, cadence, 0.0):
+        timed = params.model_copy(
+            update={"train": params.train.model_copy(update={"backup_seconds": seconds})}
         )
-        out = work / mode.replace(" ", "_")
+        out = work / f"backup_{seconds:g}s"
         started = time.perf_counter()
         summary = train(
-            params,
+            timed,
             variation,
             42,
             inputs,
@@ -89,14 +87,13 @@ def main(
         )
         wall = time.perf_counter() - started
         row = {
-            "mode": mode,
+            "backup_seconds": seconds,
             "wall": round(wall, 1),
             "train_seconds": summary["train_seconds"],
             "outside_epochs": round(wall - summary["train_seconds"], 1),
             "train_images": summary["train_images"],
         }
         print(json.dumps(row), flush=True)
-    keras.callbacks.BackupAndRestore.on_epoch_end = saving
 
 
 if __name__ == "__main__":

@@ -70,6 +70,12 @@ def test_adding_a_seed_keeps_the_other_seeds_checkpoints(inputs) -> None:
     assert folder(inputs, more) == folder(inputs)
 
 
+def test_another_backup_cadence_resumes_the_same_checkpoint(inputs) -> None:
+    every_epoch = _with(inputs["params"], "train", backup_seconds=0.0)
+    assert inputs["params"].train.backup_seconds != 0.0
+    assert folder(inputs, every_epoch) == folder(inputs)
+
+
 def _edit_file(path: Path) -> None:
     with path.open("a") as handle:
         handle.write("cat.2.jpg,cat\n")

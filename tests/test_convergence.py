@@ -3,18 +3,21 @@ schedule, whose state survives a restart; and the real stage stopping v6 early."
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from test_backup import ticking
 
 from stages.core.config import SplitParams, load_params
 from stages.core.runs import read_history
 from stages.ingest import split
 from stages.reporting.epochs import verdict_of
 from stages.training import train as train_module
+from stages.training.backup import BackupCadence
 from stages.training.convergence import ResumableEarlyStopping, ResumablePlateau
 from stages.training.train import TrainInputs, TrainOutputs, train
 
@@ -28,14 +31,20 @@ def tiny_model() -> keras.Model:
     return model
 
 
-def stopping(repo: Path, folder: Path, start_epoch: int, model: keras.Model):
+def stopping(
+    repo: Path,
+    folder: Path,
+    start_epoch: int,
+    model: keras.Model,
+    cadence: BackupCadence | None = None,
+):
     params = load_params(repo / "params.yaml").variations["v6"]
     assert params.early_stopping is not None and params.plateau is not None
     early = params.early_stopping.model_copy(update={"patience": 3})
     plateau = params.plateau.model_copy(update={"patience": 2})
     callbacks = [
-        ResumableEarlyStopping(early, folder, start_epoch),
-        ResumablePlateau(plateau, folder, start_epoch),
+        ResumableEarlyStopping(early, folder, start_epoch, cadence),
+        ResumablePlateau(plateau, folder, start_epoch, cadence),
     ]
     for callback in callbacks:
         callback.set_model(model)
@@ -73,6 +82,24 @@ def test_the_stopping_state_resumes_from_the_epoch_the_backup_holds(tmp_path, re
     assert sorted(p.name for p in (tmp_path / "killed").glob("best-*.npz")) == ["best-3.npz"]
 
 
+def test_with_backups_every_other_epoch_the_state_resumes_from_the_last_backup(
+    tmp_path, repo
+) -> None:
+    model = tiny_model()
+    whole = stopping(repo, tmp_path / "whole", 0, model)
+    run_epochs(whole, model, range(4))
+    expected = state_of(*whole, model)
+    # Backups after epochs 2 and 4 (a clock read at the start and once an epoch, 1 s
+    # apart); killed after epoch 5: the state is there for the backup's 4 epochs.
+    cadence = BackupCadence(2.0, clock=ticking())
+    killed = stopping(repo, tmp_path / "killed", 0, model, cadence)
+    run_epochs(killed, model, range(5))
+    assert sorted(json.loads((tmp_path / "killed" / "plateau.json").read_text())) == ["2", "4"]
+    resumed_model = tiny_model()
+    resumed = stopping(repo, tmp_path / "killed", 4, resumed_model)
+    assert state_of(*resumed, resumed_model) == expected
+
+
 def test_patience_runs_out_then_the_best_weights_come_back(tmp_path, repo) -> None:
     model = tiny_model()
     early, plateau = stopping(repo, tmp_path, 0, model)
@@ -100,11 +127,12 @@ MAXIMUM = 40
 
 @pytest.mark.slow
 def test_v6_stops_before_its_maximum_and_survives_a_kill(
-    tmp_path, repo, small_prepared, monkeypatch
+    tmp_path, repo, small_prepared, monkeypatch, capsys
 ) -> None:
     """The real stage on the small synthetic set, split.validation 0.1: v6 (its dense
-    layers narrowed, patience 3) stops before MAXIMUM epochs; a run interrupted after two
-    epochs resumes with its counters, so it stops `patience` epochs after its best."""
+    layers narrowed, patience 3) stops before MAXIMUM epochs; a run backing up every
+    other epoch, interrupted after three, resumes from its backup after two with its
+    counters, so it stops `patience` epochs after its best."""
     paths = split.SplitOutputs(tmp_path / "train.csv", tmp_path / "test.csv", tmp_path / "v.csv")
     split.run(
         SplitParams(test_size=0.2, seed=42, validation=0.1),
@@ -121,7 +149,16 @@ def test_v6_stops_before_its_maximum_and_survives_a_kill(
             "early_stopping": v6.early_stopping.model_copy(update={"patience": 3}),
         }
     )
-    params = params.model_copy(update={"variations": {**params.variations, "v6": v6}})
+    params = params.model_copy(
+        update={
+            "variations": {**params.variations, "v6": v6},
+            "train": params.train.model_copy(update={"backup_seconds": 2.0}),
+        }
+    )
+    # A clock 1 s further on each time the cadence reads it: backups after epochs 2, 4, ...
+    monkeypatch.setattr(
+        train_module, "BackupCadence", functools.partial(BackupCadence, clock=ticking())
+    )
     inputs = TrainInputs(small_prepared.cache, paths.train, paths.validation, tmp_path / "ckpt")
     outputs = TrainOutputs(tmp_path / "v6.keras", tmp_path / "dvclive", tmp_path / "t.json")
 
@@ -130,7 +167,7 @@ def test_v6_stops_before_its_maximum_and_survives_a_kill(
 
     class KillAtEpoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            if epoch == 2:
+            if epoch == 3:
                 raise Killed
 
     real = train_module.convergence_callbacks
@@ -140,7 +177,9 @@ def test_v6_stops_before_its_maximum_and_survives_a_kill(
     with pytest.raises(Killed):
         train(params, "v6", 42, inputs, outputs)
     monkeypatch.setattr(train_module, "convergence_callbacks", real)
+    capsys.readouterr()
     summary = train(params, "v6", 42, inputs, outputs)
+    assert f"resuming after epoch 2 of {MAXIMUM}" in capsys.readouterr().err
 
     history = read_history(outputs.live)
     assert summary["stopped_epoch"] < MAXIMUM, "v6 ran to its maximum"

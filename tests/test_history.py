@@ -134,6 +134,7 @@ def test_kill_minus_9_then_resume_logs_each_epoch_once(tmp_path, repo, microsoft
     def edit(params) -> None:
         params["image"].update(height=SIDE, width=SIDE)
         params["augment"]["enabled"] = False
+        params["train"]["backup_seconds"] = 0  # a backup after every epoch
         params["variations"]["v4"].update(epochs=EPOCHS, batch_size=32)
 
     edit_params(tmp_path, edit)

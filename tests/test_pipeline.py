@@ -536,6 +536,7 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
     epochs = 10
     try:
         edit_params(workspace, _set("variations.v4.epochs", epochs))
+        edit_params(workspace, _set("train.backup_seconds", 0))  # a backup every epoch
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         victim = subprocess.Popen(
             ["dvc", "repro", "train@v4-42"],

@@ -74,6 +74,7 @@ def train_command(data: Path, repo: Path, out: Path, epochs: int) -> list[str]:
     def edit(params: dict) -> None:
         params["image"].update(height=SIDE, width=SIDE)
         params["train"]["backend"] = "jax"
+        params["train"]["backup_seconds"] = 0  # a backup after every epoch
         params["variations"]["v4"].update(epochs=epochs, batch_size=32)
 
     edit_params(out, edit)

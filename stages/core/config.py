@@ -100,6 +100,9 @@ class TrainParams(_Strict):
     # Keras backend of the train stage: auto (JAX where JAX sees a GPU, else TensorFlow),
     # tensorflow or jax (see stages/core/backend.py)
     backend: Backend
+    # Back up the training state for a resume at the end of the first epoch that ends this
+    # many seconds after the previous backup; 0: after every epoch (stages/training/backup.py)
+    backup_seconds: Annotated[float, Field(ge=0.0)]
 
 
 Monitored = Literal["val_loss", "val_accuracy"]

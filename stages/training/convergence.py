@@ -3,11 +3,12 @@ learning-rate schedule, both watching the validation split, both surviving a `ki
 
 They are Keras' own EarlyStopping and ReduceLROnPlateau, relying only on the
 on_train_begin / on_epoch_end / on_train_end hooks, `self.model`'s weights and its
-optimizer's learning rate. After every epoch each writes its state (patience counter,
-best value, best epoch; the best weights as an .npz) to the checkpoint folder, keyed by
-the number of epochs done. A resumed run is told how many epochs its backup holds
-(`start_epoch`) and takes the state saved after exactly that many, so the counters agree
-with the weights BackupAndRestore restores, even when the kill came between the two saves.
+optimizer's learning rate. On every epoch that ends with a backup (the cadence of
+stages/training/backup.py) each writes its state (patience counter, best value, best
+epoch; the best weights as an .npz) to the checkpoint folder, keyed by the number of
+epochs done. A resumed run is told how many epochs its backup holds (`start_epoch`) and
+takes the state saved after exactly that many, so the counters agree with the weights
+BackupAndRestore restores, even when the kill came between the two saves.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import numpy as np
 
 from stages.core.atomic import atomic_path, write_json
 from stages.core.config import EarlyStoppingParams, PlateauParams, VariationParams
+from stages.training.backup import BackupCadence, every_epoch
 
-# Snapshots kept: the backup a run resumes from is the last epoch's or the one before.
+# Snapshots kept: the backup a run resumes from is the last one or the one before.
 KEPT = 2
 
 
@@ -48,15 +50,19 @@ class EpochState:
 
 
 class _Resumable:
-    """What both callbacks share: a state file in `folder`, read back after `start_epoch`
-    epochs; the wait counter and best value in every snapshot."""
+    """What both callbacks share: a state file in `folder`, saved on the epochs `cadence`
+    backs up and read back after `start_epoch` epochs; the wait counter and best value
+    in every snapshot."""
 
     wait: int
     best: float | None
 
-    def _keep_state(self, folder: Path, name: str, start_epoch: int) -> None:
+    def _keep_state(
+        self, folder: Path, name: str, start_epoch: int, cadence: BackupCadence | None
+    ) -> None:
         self.folder, self.start_epoch = folder, start_epoch
         self.state = EpochState(folder / f"{name}.json")
+        self.cadence = cadence or every_epoch()
 
     def _restore(self) -> dict[str, Any] | None:
         saved = self.state.after(self.start_epoch)
@@ -71,9 +77,15 @@ class _Resumable:
 
 class ResumableEarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
     """EarlyStopping whose wait counter, best value, best epoch and best weights are
-    saved in `folder` after every epoch and taken back after `start_epoch` epochs."""
+    saved in `folder` on every backup and taken back after `start_epoch` epochs."""
 
-    def __init__(self, params: EarlyStoppingParams, folder: Path, start_epoch: int) -> None:
+    def __init__(
+        self,
+        params: EarlyStoppingParams,
+        folder: Path,
+        start_epoch: int,
+        cadence: BackupCadence | None = None,
+    ) -> None:
         super().__init__(
             monitor=params.monitor,
             patience=params.patience,
@@ -81,7 +93,7 @@ class ResumableEarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
             restore_best_weights=params.restore_best_weights,
             verbose=1,
         )
-        self._keep_state(folder, "early_stopping", start_epoch)
+        self._keep_state(folder, "early_stopping", start_epoch, cadence)
         self._saved_weights: list[np.ndarray] | None = None
 
     def stopped_after(self) -> int | None:
@@ -101,6 +113,8 @@ class ResumableEarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         super().on_epoch_end(epoch, logs)
+        if not self.cadence.due(epoch):
+            return
         weights = None
         if self.best_weights is not None:
             weights = f"best-{self.best_epoch + 1}.npz"
@@ -124,9 +138,15 @@ class ResumableEarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
 
 class ResumablePlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
     """ReduceLROnPlateau whose wait, cooldown, best value and learning rate are saved in
-    `folder` after every epoch and taken back after `start_epoch` epochs."""
+    `folder` on every backup and taken back after `start_epoch` epochs."""
 
-    def __init__(self, params: PlateauParams, folder: Path, start_epoch: int) -> None:
+    def __init__(
+        self,
+        params: PlateauParams,
+        folder: Path,
+        start_epoch: int,
+        cadence: BackupCadence | None = None,
+    ) -> None:
         super().__init__(
             monitor=params.monitor,
             factor=params.factor,
@@ -134,7 +154,7 @@ class ResumablePlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
             min_lr=params.min_learning_rate,
             verbose=1,
         )
-        self._keep_state(folder, "plateau", start_epoch)
+        self._keep_state(folder, "plateau", start_epoch, cadence)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
@@ -145,6 +165,8 @@ class ResumablePlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         super().on_epoch_end(epoch, logs)
+        if not self.cadence.due(epoch):
+            return
         learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         self._record(
             epoch, cooldown_counter=self.cooldown_counter, learning_rate=float(learning_rate)
@@ -152,15 +174,15 @@ class ResumablePlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
 
 
 def convergence_callbacks(
-    variation: VariationParams, folder: Path, start_epoch: int
+    variation: VariationParams, folder: Path, start_epoch: int, cadence: BackupCadence
 ) -> list[keras.callbacks.Callback]:
     """The variation's early stopping and plateau schedule (none, one or both), resuming
-    after `start_epoch` epochs from their state in `folder`."""
+    after `start_epoch` epochs from their state in `folder`, saving it on `cadence`."""
     callbacks: list[keras.callbacks.Callback] = []
-    if variation.early_stopping is not None:
-        callbacks.append(ResumableEarlyStopping(variation.early_stopping, folder, start_epoch))
+    if (stopping := variation.early_stopping) is not None:
+        callbacks.append(ResumableEarlyStopping(stopping, folder, start_epoch, cadence))
     if variation.plateau is not None:
-        callbacks.append(ResumablePlateau(variation.plateau, folder, start_epoch))
+        callbacks.append(ResumablePlateau(variation.plateau, folder, start_epoch, cadence))
     return callbacks
 
 

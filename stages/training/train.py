@@ -5,12 +5,12 @@ protocol (`split.validation: test`), or photos held out of the training set.
 Writes the model (`.keras`) and a small JSON summary of the training time, both
 atomically, and logs each epoch's curves with dvclive (stages/training/history.py).
 
-Training resumes after a crash, even a `kill -9`: after every epoch the weights,
-optimizer state and epoch count (Keras' BackupAndRestore) and the history so far are
-saved under a checkpoint folder outside DVC's outputs (DVC deletes those before it
-reruns a stage). The folder is keyed by the variation and a fingerprint of everything
-training reads, so a changed variation never resumes a stale checkpoint, and it is
-removed once the stage's outputs are written.
+Training resumes after a crash, even a `kill -9`: the weights, optimizer state and epoch
+count (Keras' BackupAndRestore, at most every `train.backup_seconds`: see
+stages/training/backup.py) and the history so far are saved under a checkpoint folder
+outside DVC's outputs (DVC deletes those before it reruns a stage). The folder is keyed
+by the variation and a fingerprint of everything training reads, so a changed variation
+never resumes a stale checkpoint, and it is removed once the stage's outputs are written.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from stages.core.config import Params
 from stages.core.dataset import CachePaths, Split, load_split
 from stages.training.augment import EpochSeededDraws
 from stages.training.backbone import training_phases
+from stages.training.backup import BackupCadence, CadencedBackup
 from stages.training.convergence import convergence_callbacks, early_stopping_of
 from stages.training.distribution import steps_per_execution
 from stages.training.feed import fit_data
@@ -89,7 +90,8 @@ def checkpoint_folder(
             "variation": params.variation(variation_name).model_dump(),
             "image": params.image.model_dump(),
             "augment": params.augment.model_dump(),
-            "train": params.train.model_dump(exclude={"seeds"}),
+            # How often a run backs up changes no output: a resume goes on with another.
+            "train": params.train.model_dump(exclude={"seeds", "backup_seconds"}),
             "seed": seed,
             "splits": [sha256_of(train_csv), sha256_of(validation_csv), sha256_of(cache.index)],
             "images": [images.st_size, images.st_mtime_ns],
@@ -199,11 +201,12 @@ def train(
             phase.prepare(model, trainer)
             compile_model(trainer, variation, executed, phase.learning_rate)
         start = max(epochs_done(folder / phase.backup), phase.first_epoch)
-        convergence = convergence_callbacks(variation, folder, start)
+        # The last epoch of a phase that another follows is always backed up.
+        phase_end = phase.last_epoch if phase is not phases[-1] else None
+        cadence = BackupCadence(params.train.backup_seconds, phase_end)
+        convergence = convergence_callbacks(variation, folder, start, cadence)
         stopping = early_stopping_of(convergence)
-        backup = keras.callbacks.BackupAndRestore(
-            str(folder / phase.backup), double_checkpoint=True, delete_checkpoint=False
-        )
+        backup = CadencedBackup(folder / phase.backup, cadence)
         run_epochs(
             engine,
             trainer,
