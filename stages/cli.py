@@ -75,6 +75,11 @@ def _params() -> Params:
     return load_params(session.params_path)
 
 
+def _held_out(params: Params) -> str:
+    """Which photos the per-epoch curves were measured on: test or validation."""
+    return "test" if params.split.validation == "test" else "validation"
+
+
 VariationArgument = Annotated[str, typer.Argument(help="A variation name from params.yaml.")]
 ImagesOption = Annotated[Path, typer.Option(help="The decoded pixels (.npy).")]
 IndexOption = Annotated[Path, typer.Option(help="The decoded pixels' index CSV.")]
@@ -282,10 +287,9 @@ def figures_variation(
         variation_figures,
     )
 
-    held_out = "test" if params.split.validation == "test" else "validation"
     inputs = VariationFigureInputs(history, metrics, roc, roc_seed)
     outputs = VariationFigureOutputs(curves, confusion, roc_figure)
-    variation_figures(variation, held_out, inputs, outputs)
+    variation_figures(variation, _held_out(params), inputs, outputs)
 
 
 @app.command("figures-all")
@@ -299,13 +303,14 @@ def figures_all(
     overlay: PngOption,
     gallery: PngOption,
 ) -> None:
-    """Overlay every variation's test curves; draw the best variation's predictions."""
+    """Overlay every variation's held-out curves; draw the best variation's predictions."""
     from stages.core.dataset import CachePaths
     from stages.reporting.plot import SummaryFigureInputs, SummaryFigureOutputs, summary_figures
 
-    variations = list(_params().variations)
+    params = _params()
     inputs = SummaryFigureInputs(plots_dir, runs_dir, comparison, CachePaths(images, index))
-    best = summary_figures(variations, inputs, SummaryFigureOutputs(overlay, gallery))
+    outputs = SummaryFigureOutputs(overlay, gallery)
+    best = summary_figures(list(params.variations), _held_out(params), inputs, outputs)
     typer.echo(f"figures-all: the gallery shows {best}'s predictions")
 
 

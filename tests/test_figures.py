@@ -258,3 +258,10 @@ def test_one_seed_names_no_best_without_evidence(repo, tmp_path) -> None:
         "named best." in report
     )
     assert json.loads(outputs.json.read_text())["best_is_supported"] is False
+
+
+@pytest.mark.parametrize("held_out", ["test", "validation"])
+def test_the_overlay_names_the_photos_its_curves_were_measured_on(held_out) -> None:
+    figure = figures.overlay_figure({"base": _history(), "v1": _history(offset=0.05)}, held_out)
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles == [f"{held_out} accuracy, all variations", f"{held_out} loss, all variations"]

@@ -143,8 +143,9 @@ def curves_figure(history: pd.DataFrame, name: str, held_out: str = "test") -> F
     return figure
 
 
-def overlay_figure(histories: Mapping[str, pd.DataFrame]) -> Figure:
-    """Every variation's test accuracy and test loss per epoch, in one figure."""
+def overlay_figure(histories: Mapping[str, pd.DataFrame], held_out: str = "test") -> Figure:
+    """Every variation's accuracy and loss per epoch on the held-out photos (`held_out`:
+    test or validation), in one figure."""
     figure = Figure(figsize=(12, 4), layout="constrained")
     accuracy, loss = figure.subplots(1, 2)
     for name, history in histories.items():
@@ -153,8 +154,8 @@ def overlay_figure(histories: Mapping[str, pd.DataFrame]) -> Figure:
     for axes, metric in ((accuracy, "accuracy"), (loss, "loss")):
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_ylabel(f"test {metric}")
-        axes.set_title(f"test {metric}, all variations")
+        axes.set_ylabel(f"{held_out} {metric}")
+        axes.set_title(f"{held_out} {metric}, all variations")
         axes.grid(alpha=0.3)
     figure.legend(*accuracy.get_legend_handles_labels(), loc="outside right center")
     return figure

@@ -138,12 +138,15 @@ class SummaryFigureOutputs:
 
 
 def summary_figures(
-    variations: list[str], inputs: SummaryFigureInputs, outputs: SummaryFigureOutputs
+    variations: list[str],
+    held_out: str,
+    inputs: SummaryFigureInputs,
+    outputs: SummaryFigureOutputs,
 ) -> str:
-    """All variations' test curves overlaid, and the predictions gallery (Fig. 14) of the
-    variation the comparison names best. Returns its name."""
+    """All variations' curves on the `held_out` photos overlaid, and the predictions
+    gallery (Fig. 14) of the variation the comparison names best. Returns its name."""
     histories = {name: pd.read_csv(inputs.plots / name / "history.csv") for name in variations}
-    save_figure(overlay_figure(histories), outputs.overlay)
+    save_figure(overlay_figure(histories, held_out), outputs.overlay)
     verdict = json.loads(inputs.comparison.read_text(encoding="utf-8"))
     best, seed = verdict["best"], verdict["seeds"][0]
     run = run_paths(inputs.runs, best, seed)

@@ -1,0 +1,57 @@
+"""`make demo`'s settings: the `-S` overrides it hands `dvc exp run` make a valid params.yaml
+(read from `make -n`, so the test sees exactly what the Makefile runs)."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from workspace_copy import edit_params, set_params
+
+from stages.core.config import Params, load_params
+from stages.core.errors import ConfigError
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+
+def demo_params(repo: Path, tmp_path: Path, *variables: str) -> Params:
+    """params.yaml as `make demo <variables>` would run it."""
+    dry = subprocess.run(
+        ["make", "-n", "-o", "setup", "demo", *variables],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in dry.stdout.splitlines() if " exp run " in line]
+    words = shlex.split(command)
+    settings = dict(words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "-S")
+    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
+    edit_params(tmp_path, set_params({k: yaml.safe_load(v) for k, v in settings.items()}))
+    return load_params(tmp_path / "params.yaml")
+
+
+def test_the_demo_runs_every_variation_briefly_on_small_synthetic_photos(repo, tmp_path):
+    params = demo_params(repo, tmp_path)
+    assert params.data.source == "synthetic"
+    assert (params.image.height, params.image.width) == (72, 72)
+    study = ["base", "v1", "v2", "v3", "v4", "v5"]
+    assert {params.variations[name].epochs for name in study} == {4}
+    v6, v7 = params.variations["v6"], params.variations["v7"]
+    assert v6.epochs == 8 and v6.early_stopping and v6.early_stopping.patience == 1
+    assert v7.epochs == 2 and v7.backbone and v7.backbone.frozen_epochs == 1
+    assert v7.backbone.weights is None  # offline
+
+
+def test_the_study_size_is_one_variable_away(repo, tmp_path):
+    params = demo_params(repo, tmp_path, "DEMO_SIDE=120", "DEMO_EPOCHS=6")
+    assert (params.image.height, params.variations["v4"].epochs) == (120, 6)
+
+
+def test_a_side_too_small_for_the_study_networks_is_refused(repo, tmp_path):
+    with pytest.raises(ConfigError, match="shrinks a 64x64 image to nothing"):
+        demo_params(repo, tmp_path, "DEMO_SIDE=64")
