@@ -148,11 +148,12 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
         if re.match(r"\| (base|v\d) ", line)
     }
     assert list(rows) == list(ACCURACY)
-    # v4 is right on 5 photos v2 gets wrong, and never the other way: p = 2 / 2**5.
-    assert "| v4 | v2 | 0.9100 | - | +0.0500 | - | 0.0625 | no evidence |" in rows["v4"]
+    # One seed: no verdict. McNemar on the two trained models: v4 is right on 5 photos v2
+    # gets wrong, and never the other way: p = 2 / 2**5.
+    assert "| v4 | v2 | 0.9100 | - | +0.0500 | - | - | too few seeds | 0.0625 |" in rows["v4"]
     # v2 against v1: 4 photos one way, none the other: p = 2 / 2**4.
-    assert "| v2 | v1 | 0.8600 | - | +0.0400 | - | 0.1250 | no evidence |" in rows["v2"]
-    assert "| v3 | v2 | 0.8500 | - | -0.0100 | - | 1.0000 | no evidence |" in rows["v3"]
+    assert "| v2 | v1 | 0.8600 | - | +0.0400 | - | - | too few seeds | 0.1250 |" in rows["v2"]
+    assert "| v3 | v2 | 0.8500 | - | -0.0100 | - | - | too few seeds | 1.0000 |" in rows["v3"]
     assert "| base | - | 0.8000 | - | - | - | - | - |" in rows["base"]
 
 

@@ -15,7 +15,7 @@ from test_backup import ticking
 from stages.core.config import SplitParams, load_params
 from stages.core.runs import read_history
 from stages.ingest import split
-from stages.reporting.epochs import verdict_of
+from stages.reporting.epochs import EpochsVerdict, capped_seeds, verdict_of
 from stages.training import train as train_module
 from stages.training.backup import BackupCadence
 from stages.training.convergence import ResumableEarlyStopping, ResumablePlateau
@@ -191,13 +191,52 @@ def test_v6_stops_before_its_maximum_and_survives_a_kill(
 
 
 @pytest.mark.parametrize(
-    ("best", "stopped", "still_falling", "verdict"),
+    ("best", "stopped", "capped", "still_falling", "verdict"),
     [
-        (60, 70, False, "short"),
-        (20, 30, False, "too many"),
-        (20, 30, True, "not settled"),
-        (45, 50, False, "enough"),
+        (60, 70, False, False, "short"),
+        (60, 70, True, False, "short"),  # past 50 already, wherever the maximum cut it
+        (20, 30, False, False, "too many"),
+        (20, 30, False, True, "not settled"),
+        (20, 30, True, True, "capped"),  # out of epochs, not of patience: it never stopped
+        (45, 50, False, False, "enough"),
     ],
 )
-def test_the_epochs_verdict_reads_both_curves(best, stopped, still_falling, verdict) -> None:
-    assert verdict_of(50, best, stopped, parent_still_falling=still_falling) == verdict
+def test_the_epochs_verdict_reads_both_curves(best, stopped, capped, still_falling, verdict):
+    assert verdict_of(50, best, stopped, capped=capped, parent_still_falling=still_falling) == (
+        verdict
+    )
+
+
+def epochs_verdict(**changes) -> EpochsVerdict:
+    """v6 against v4's 50 epochs, at most 30 epochs, with `changes`."""
+    fields = {
+        **{"variation": "v6", "builds_on": "v4", "epochs": 50, "best_epoch": 20},
+        **{"stopped_epoch": 30, "maximum": 30, "parent_best_epoch": 50},
+        **{"parent_loss_rise": 0.0, "verdict": "capped", "capped_seeds": 3, "seeds": 3},
+    }
+    return EpochsVerdict(**{**fields, **changes})
+
+
+def test_v6_out_of_epochs_says_so_and_what_to_raise() -> None:
+    assert (
+        epochs_verdict()
+        .sentence()
+        .endswith(
+            "was best at epoch 20 and reached its maximum of 30 epochs without stopping, and "
+            "v4's validation loss was still at its lowest on its last epoch (50): raise "
+            "variations.v6.epochs to settle the study's 50 epochs."
+        )
+    )
+    assert "without stopping in 1 of 3 seeds, and" in epochs_verdict(capped_seeds=1).sentence()
+    short = epochs_verdict(best_epoch=55, stopped_epoch=60, maximum=60, verdict="short")
+    assert short.sentence().endswith(
+        ": the study's 50 epochs were short (raise variations.v6.epochs to learn how many)."
+    )
+
+
+def test_a_seed_is_capped_when_it_ends_at_the_maximum_with_patience_left() -> None:
+    runs = {"1": (30, 30), "2": (25, 30), "3": (12, 22), "4": (20, 30)}  # (best, stopped)
+    metrics = {"per_seed": {s: {"best_epoch": b, "stopped_epoch": e} for s, (b, e) in runs.items()}}
+    # patience 10: seeds 1 and 2 ran out of epochs; 3 stopped early; 4's patience ran out
+    # on its last epoch.
+    assert capped_seeds(metrics, maximum=30, patience=10) == 2

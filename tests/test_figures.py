@@ -157,16 +157,17 @@ def test_a_photo_without_truth_is_neither_right_nor_wrong() -> None:
     assert text.get_color() == figures.UNKNOWN_COLOR
 
 
-ACCURACY = {  # per seed (1, 2)
-    "base": [0.80, 0.80],
-    "v1": [0.82, 0.84],
-    "v2": [0.86, 0.88],
-    "v3": [0.85, 0.87],
-    "v4": [0.91, 0.93],
-    "v5": [0.84, 0.84],
-    "v6": [0.80, 0.80],
-    "v7": [0.81, 0.81],
+ACCURACY = {  # per seed (1, 2, 3)
+    "base": [0.80, 0.80, 0.80],
+    "v1": [0.82, 0.84, 0.83],
+    "v2": [0.86, 0.88, 0.87],
+    "v3": [0.85, 0.87, 0.88],
+    "v4": [0.91, 0.93, 0.91],
+    "v5": [0.84, 0.84, 0.85],
+    "v6": [0.80, 0.80, 0.81],
+    "v7": [0.81, 0.81, 0.81],
 }
+SEEDS = [1, 2, 3]
 LOSS = {
     **{"base": 0.50, "v1": 0.45, "v2": 0.30, "v3": 0.31, "v4": 0.26, "v5": 0.20},
     **{"v6": 0.35, "v7": 0.32},
@@ -175,8 +176,8 @@ LOSS = {
 
 @pytest.fixture
 def study(tmp_path) -> CompareInputs:
-    """Two seeds of every variation, summarised by the real summarize stage."""
-    return CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, [1, 2]))
+    """Three seeds of every variation, summarised by the real summarize stage."""
+    return CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, SEEDS))
 
 
 def with_seeds(params, seeds: list[int]):
@@ -193,40 +194,52 @@ def test_best_variation_follows_params(repo, study, best_by, best) -> None:
     assert best_variation(params, metrics) == best
 
 
-def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -> None:
-    params = with_seeds(load_params(repo / "params.yaml"), [1, 2])
-    folder = study.metrics
+def report_of(params, inputs: CompareInputs) -> tuple[str, dict]:
+    """The comparison report, and its JSON twin."""
+    folder = inputs.metrics
     outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
-    report = compare(params, study, outputs)
+    return compare(params, inputs, outputs), json.loads(outputs.json.read_text())
+
+
+def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -> None:
+    params = with_seeds(load_params(repo / "params.yaml"), SEEDS)
+    report, verdict = report_of(params, study)
     rows = [line for line in report.splitlines() if re.match(r"\| (base|v\d) ", line)]
     assert [row.split("|")[1].strip() for row in rows] == list(ACCURACY)
     header = next(line for line in report.splitlines() if line.startswith("| variation"))
     assert "study: accuracy" in header and "Δ AUC" in header and "verdict" in header
-    # v4 beats v2 on 5 photos in each seed and loses none: 10 discordant photos, p = 2 / 2**10.
+    assert "| verdict | models: McNemar p |" in header
+    # v4 - v2 per seed: 0.05, 0.05, 0.04, clearly apart: t = 14 on 2 dof, p = 0.0051. Yet
+    # McNemar on each seed's two models (5, 5 and 4 photos one way) finds nothing.
     assert rows[4].startswith(
-        "| v4 | v2 | 0.9200 | 0.0141 | +0.0500 | [+0.0500, +0.0500] | 0.0020 | better | 0.2600 |"
+        "| v4 | v2 | 0.9167 | 0.0115 | +0.0467 | [+0.0323, +0.0610] | 0.0051 | better | "
+        "0.0625, 0.0625, 0.1250 | 0.2600 |"
     )
-    # v5 loses 7 and 9 photos to v4: p = 2 / 2**16; v3 loses 1 and 1 to v2: p = 0.5.
+    # v5 - v4: -0.07, -0.09, -0.06; v3 - v2: -0.01, -0.01, +0.01 overlap: t = -0.5, p = 2/3.
     assert (
-        "| v5 | v4 | 0.8400 | 0.0000 | -0.0800 | [-0.0900, -0.0700] | <0.0001 | worse |"
-        in (rows[5])
+        "| v5 | v4 | 0.8433 | 0.0058 | -0.0733 | [-0.1113, -0.0354] | 0.0142 | worse |" in (rows[5])
     )
     assert (
-        "| v3 | v2 | 0.8600 | 0.0141 | -0.0100 | [-0.0100, -0.0100] | 0.5000 | no evidence |"
-        in (rows[3])
+        "| v3 | v2 | 0.8667 | 0.0153 | -0.0033 | [-0.0320, +0.0254] | 0.6667 | "
+        "no significant difference | 1.0000, 1.0000, 1.0000 |" in rows[3]
     )
     assert "| >0.90 | <0.25 | 1.69 h |" in rows[4]
     assert "| ≈0.80 | ≈0.50 | - |" in rows[0]
     assert (
-        "Best by test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9200), "
-        "ahead of every other variation with evidence (McNemar at p < 0.05)." in report
+        "Best by test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9167), "
+        "ahead of every other variation with evidence (paired t over 3 seeds at p < 0.05)."
+        in report
     )
-    verdict = json.loads(outputs.json.read_text())
-    assert (verdict["best"], verdict["best_is_supported"], verdict["seeds"]) == ("v4", True, [1, 2])
+    assert "No variation is judged" not in report
+    assert (verdict["best"], verdict["best_is_supported"], verdict["seeds"]) == ("v4", True, SEEDS)
     pairs = {pair["variation"]: pair for pair in verdict["pairs"]}
     assert set(pairs) == {"v1", "v2", "v3", "v4", "v5", "v6", "v7"}
-    assert pairs["v4"]["p_value"] == 2 / 2**10 and pairs["v4"]["discordant"] == [10, 0]
-    assert pairs["v4"]["seed_p_values"] == [2 / 2**5, 2 / 2**5]
+    assert pairs["v4"]["p_value"] == pytest.approx(1 - 196**0.5 / 198**0.5)
+    assert (pairs["v4"]["test"], pairs["v4"]["seeds"]) == ("paired t over seeds", 3)
+    assert pairs["v4"]["models"] == {
+        "mcnemar_p": [2 / 2**5, 2 / 2**5, 2 / 2**4],
+        "discordant": [[5, 0], [5, 0], [4, 0]],
+    }
     # The fake v6 was best at epoch 1 and stopped at 2 (conftest.FAKE_CONVERGENCE), while
     # v4's fake curve is lowest at its last epoch (2): the two disagree.
     assert (
@@ -240,24 +253,74 @@ def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -
         "v4",
         "not settled",
     )
-    assert pairs["v3"]["verdict"] == "no evidence" and pairs["v5"]["verdict"] == "worse"
-    page = (folder / "c.html").read_text()
+    assert (epochs["capped_seeds"], epochs["seeds"]) == (0, 3)
+    assert pairs["v3"]["verdict"] == "no significant difference"
+    assert pairs["v5"]["verdict"] == "worse"
+    page = (study.metrics / "c.html").read_text()
     assert page.count("<tr>") == 9 and "&gt;0.90" in page and "<script" not in page
 
 
-def test_one_seed_names_no_best_without_evidence(repo, tmp_path) -> None:
+def test_one_seed_gives_no_verdict_and_says_why(repo, tmp_path) -> None:
+    """The demo's case: one seed, where McNemar finds the two trained models apart
+    (v6 and v7 against v4: 11 and 10 photos one way, p = 0.0010 and 0.0020)."""
     one_seed = {name: values[:1] for name, values in ACCURACY.items()}
     inputs = CompareInputs(*write_fake_study(tmp_path, one_seed, LOSS, [42]))
-    folder = inputs.metrics
-    outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
-    report = compare(load_params(repo / "params.yaml"), inputs, outputs)
-    # v4 (0.91) against v2 (0.86): 5 discordant photos, p = 0.0625; the others fall.
+    report, verdict = report_of(load_params(repo / "params.yaml"), inputs)
+    rows = {line.split("|")[1].strip(): line for line in report.splitlines() if "| v4 |" in line}
+    assert "| v6 | v4 | 0.8000 | - | -0.1100 | - | - | too few seeds | 0.0010 |" in rows["v6"]
     assert (
-        "Highest test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9100), but "
-        "the evidence does not separate it from v2 (McNemar at p < 0.05): no variation is "
-        "named best." in report
+        "No variation is judged better or worse: `train.seeds` has 1 seed, and a verdict "
+        "about a variation needs its spread over at least 3 (McNemar's p, per seed, speaks "
+        "only of the two trained models)." in report
     )
-    assert json.loads(outputs.json.read_text())["best_is_supported"] is False
+    assert (
+        "Highest test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9100); "
+        "with fewer than 3 seeds no variation is named best." in report
+    )
+    assert verdict["best_is_supported"] is False and verdict["min_seeds_for_verdict"] == 3
+    assert {pair["verdict"] for pair in verdict["pairs"]} == {"too few seeds"}
+    assert {pair["p_value"] for pair in verdict["pairs"]} == {None}
+
+
+def test_two_seeds_are_still_too_few(repo, tmp_path) -> None:
+    two_seeds = {name: values[:2] for name, values in ACCURACY.items()}
+    inputs = CompareInputs(*write_fake_study(tmp_path, two_seeds, LOSS, [1, 2]))
+    report, verdict = report_of(with_seeds(load_params(repo / "params.yaml"), [1, 2]), inputs)
+    assert "`train.seeds` has 2 seeds, and a verdict" in report
+    assert {pair["verdict"] for pair in verdict["pairs"]} == {"too few seeds"}
+    assert verdict["best_is_supported"] is False
+
+
+def test_three_seeds_that_overlap_name_no_best(repo, tmp_path) -> None:
+    """v4 is highest on average, but v3 beats it on one seed: no significant difference."""
+    close = {**ACCURACY, "v3": [0.92, 0.90, 0.90]}
+    inputs = CompareInputs(*write_fake_study(tmp_path, close, LOSS, SEEDS))
+    report, verdict = report_of(with_seeds(load_params(repo / "params.yaml"), SEEDS), inputs)
+    assert (
+        "Highest test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9167), but "
+        "the evidence does not separate it from v3 (paired t over 3 seeds at p < 0.05): no "
+        "variation is named best." in report
+    )
+    assert verdict["best_is_supported"] is False
+
+
+def test_v6_at_its_maximum_is_reported_as_capped_not_as_stopped(repo, tmp_path) -> None:
+    """v6 trained 2 epochs, its maximum, with patience 10 left: it never stopped early."""
+    params = with_seeds(load_params(repo / "params.yaml"), SEEDS)
+    v6 = params.variations["v6"].model_copy(update={"epochs": 2})
+    params = params.model_copy(update={"variations": {**params.variations, "v6": v6}})
+    report, verdict = report_of(
+        params, CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, SEEDS))
+    )
+    assert (
+        "Epochs: v6 (v4 with early stopping, at most 2 epochs) was best at epoch 1 and "
+        "reached its maximum of 2 epochs without stopping, and v4's validation loss was "
+        "still at its lowest on its last epoch (2): raise variations.v6.epochs to settle the "
+        "study's 50 epochs." in report
+    )
+    assert "not settled" not in report
+    (epochs,) = verdict["epochs"]
+    assert (epochs["verdict"], epochs["capped_seeds"]) == ("capped", 3)
 
 
 @pytest.mark.parametrize("held_out", ["test", "validation"])

@@ -1,7 +1,8 @@
 """Stage `compare`: one table of every variation (means over seeds), with its difference
-to the variation it builds on and whether that difference is real (paired tests on the
-same test photos: stages/reporting/paired.py), the study's reported figures beside ours,
-and the best variation by `compare.best_by` where the evidence supports naming one.
+to the variation it builds on and whether that difference is real (a paired t-test over
+seeds, given at least three; McNemar per seed on the trained models beside it:
+stages/reporting/paired.py), the study's reported figures beside ours, and the best
+variation by `compare.best_by` where the evidence over seeds supports naming one.
 Written as Markdown (metrics/compare.md), an HTML twin, and JSON for machines
 (metrics/compare.json)."""
 
@@ -19,7 +20,15 @@ from stages.core.config import Params
 from stages.core.errors import CatdogError
 from stages.core.runs import run_paths
 from stages.reporting.epochs import EpochsVerdict, epochs_verdicts
-from stages.reporting.paired import PairedComparison, Verdicts, compare_runs, seed_interval
+from stages.reporting.paired import (
+    BETTER,
+    MIN_SEEDS_FOR_VERDICT,
+    WORSE,
+    PairedComparison,
+    Verdicts,
+    compare_runs,
+    seed_test,
+)
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
 
 COLUMNS = (
@@ -31,6 +40,7 @@ COLUMNS = (
     "95% CI",
     "p",
     "verdict",
+    "models: McNemar p",
     "loss",
     "Δ loss",
     "ROC AUC",
@@ -48,6 +58,7 @@ LEFT_ALIGNED = {
     "variation",
     "builds on",
     "verdict",
+    "models: McNemar p",
     "study: accuracy",
     "study: loss",
     "study: time",
@@ -74,8 +85,14 @@ def _interval(interval: tuple[float, float] | None) -> str:
     return "-" if interval is None else f"[{interval[0]:+.4f}, {interval[1]:+.4f}]"
 
 
-def _p_value(p_value: float) -> str:
+def _p_value(p_value: float | None) -> str:
+    if p_value is None:
+        return "-"
     return "<0.0001" if p_value < 1e-4 else f"{p_value:.4f}"
+
+
+def _p_values(p_values: list[float]) -> str:
+    return ", ".join(_p_value(p) for p in p_values)
 
 
 def comparison_rows(
@@ -95,10 +112,11 @@ def comparison_rows(
                 variation.builds_on or "-",
                 _number(mine["accuracy"]),
                 _number(mine["sd"].get("accuracy")),
-                "-" if pair is None else f"{pair.difference:+.4f}",
-                "-" if pair is None else _interval(pair.interval),
-                "-" if pair is None else _p_value(pair.p_value),
-                "-" if pair is None else pair.verdict,
+                "-" if pair is None else f"{pair.accuracy.difference:+.4f}",
+                "-" if pair is None else _interval(pair.accuracy.interval),
+                "-" if pair is None else _p_value(pair.accuracy.p_value),
+                "-" if pair is None else pair.accuracy.verdict,
+                "-" if pair is None else _p_values(pair.mcnemar),
                 _number(mine["loss"]),
                 _delta(mine["loss"], parent["loss"] if parent else None),
                 _number(mine["roc_auc"]),
@@ -193,72 +211,84 @@ def parent_comparisons(
 
 @dataclass(frozen=True)
 class BestVerdict:
-    """The variation with the best mean `compare.best_by`, and whether the evidence puts
-    it ahead of each other variation."""
+    """The variation with the best mean `compare.best_by`, and whether the evidence over
+    `seeds` seeds puts it ahead of each other variation."""
 
     name: str
     metric: str
     value: float
+    seeds: int
     evidence: dict[str, bool]  # other variation -> is the best significantly ahead of it
 
     @property
     def supported(self) -> bool:
-        return all(self.evidence.values())
+        return self.seeds >= MIN_SEEDS_FOR_VERDICT and all(self.evidence.values())
 
 
 def ahead_by_seeds(metric: str, best: dict, other: dict) -> bool:
-    """Whether `best` beats `other` on `metric` over seeds: the bootstrap interval of the
-    per-seed differences (two seeds or more) lies on the better side of 0."""
+    """Whether `best` beats `other` on `metric` by the paired t-test over seeds (at
+    least MIN_SEEDS_FOR_VERDICT seeds)."""
     seeds = list(best["per_seed"])
-    if any(
-        best["per_seed"][s][metric] is None or other["per_seed"][s][metric] is None for s in seeds
-    ):
+    mine = [best["per_seed"][seed][metric] for seed in seeds]
+    theirs = [other["per_seed"][seed][metric] for seed in seeds]
+    if None in mine or None in theirs:
         return False
-    differences = [best["per_seed"][s][metric] - other["per_seed"][s][metric] for s in seeds]
-    interval = seed_interval(differences)
-    if interval is None:
-        return False
-    return interval[1] < 0 if metric in LOWER_IS_BETTER else interval[0] > 0
+    span = float("inf") if metric in LOWER_IS_BETTER else 1.0
+    ahead = WORSE if metric in LOWER_IS_BETTER else BETTER
+    return seed_test(mine, theirs, span).verdict == ahead
 
 
-def judge_best(
-    params: Params, metrics: dict[str, dict], verdicts: dict[str, list[Verdicts]]
-) -> BestVerdict:
-    """Name the best by compare.best_by, and test it against every other variation:
-    McNemar on the per-photo verdicts for accuracy, the seed interval for other metrics."""
+def judge_best(params: Params, metrics: dict[str, dict]) -> BestVerdict:
+    """Name the best by compare.best_by, and test it against every other variation over
+    seeds."""
     metric = params.compare.best_by
     best = best_variation(params, metrics)
-    evidence = {}
-    for other in params.variations:
-        if other == best:
-            continue
-        if metric == "accuracy":
-            pair = compare_runs(verdicts[best], verdicts[other])
-            evidence[other] = pair.verdict == "better"
-        else:
-            evidence[other] = ahead_by_seeds(metric, metrics[best], metrics[other])
-    return BestVerdict(best, metric, metrics[best][metric], evidence)
+    evidence = {
+        other: ahead_by_seeds(metric, metrics[best], metrics[other])
+        for other in params.variations
+        if other != best
+    }
+    return BestVerdict(best, metric, metrics[best][metric], len(params.train.seeds), evidence)
 
 
 INTRO = (
     "Test-split metrics, each the mean over the seeds in `train.seeds` (dog is the positive "
     "class for precision, recall and ROC AUC); *sd* is accuracy's standard deviation over "
     "seeds. Each Δ is against the variation in *builds on*, on the same test photos and "
-    "seeds. *95% CI*: a bootstrap of the per-seed accuracy differences (two seeds or "
-    "more). *p*: McNemar's exact test on the per-photo verdicts, discordant photos pooled "
-    "over seeds. *verdict*: better or worse where p < 0.05 and the interval, if any, "
-    "excludes 0; otherwise no evidence. Columns marked *study:* are the "
-    "original study's reported figures (50 epochs on Microsoft's 25,000 photos, read off "
-    "its Figs. 4-13), not ours; `-` where it gives none."
+    "seeds. *95% CI* and *p*: a paired t-test on the per-seed accuracy differences (two "
+    "seeds or more; the interval cut to [-1, 1]). *verdict*: better or worse where p < 0.05, "
+    f"otherwise no significant difference; with fewer than {MIN_SEEDS_FOR_VERDICT} seeds, "
+    "none. *models: McNemar p*: McNemar's exact test on each seed's two trained models, "
+    "photo by photo, one p per seed: a statement about those two models, not about the "
+    "variations, since seed-to-seed variance never enters it. Columns marked *study:* are "
+    "the original study's reported figures (50 epochs on Microsoft's 25,000 photos, read "
+    "off its Figs. 4-13), not ours; `-` where it gives none."
 )
+
+
+def seeds_sentence(seeds: int) -> str:
+    """Why there is no better/worse verdict (empty when there are seeds enough)."""
+    if seeds >= MIN_SEEDS_FOR_VERDICT:
+        return ""
+    return (
+        f"No variation is judged better or worse: `train.seeds` has {seeds} seed"
+        f"{'' if seeds == 1 else 's'}, and a verdict about a variation needs its spread "
+        f"over at least {MIN_SEEDS_FOR_VERDICT} (McNemar's p, per seed, speaks only of the "
+        "two trained models)."
+    )
 
 
 def best_sentence(best: BestVerdict) -> str:
     """Names the best variation where the evidence supports it, says why not otherwise;
     then the study's own choice."""
     named = f"{METRIC_NAMES[best.metric]} (`compare.best_by: {best.metric}` in params.yaml)"
-    test = "McNemar at p < 0.05" if best.metric == "accuracy" else "bootstrap over seeds"
-    if best.supported:
+    test = f"paired t over {best.seeds} seeds at p < 0.05"
+    if best.seeds < MIN_SEEDS_FOR_VERDICT:
+        verdict = (
+            f"Highest {named}: {best.name} ({_number(best.value)}); with fewer than "
+            f"{MIN_SEEDS_FOR_VERDICT} seeds no variation is named best."
+        )
+    elif best.supported:
         verdict = (
             f"Best by {named}: {best.name} ({_number(best.value)}), ahead of every other "
             f"variation with evidence ({test})."
@@ -320,13 +350,14 @@ def machine_report(
 ) -> dict[str, object]:
     """What machines read (metrics/compare.json): the best variation and whether the
     evidence supports it, every variation against the one it builds on, and whether the
-    study's epochs were short, enough, too many or not settled."""
+    study's epochs were short, enough, too many, not settled, or capped by v6's maximum."""
     return {
         "best_by": best.metric,
         "best": best.name,
         "best_value": best.value,
         "best_is_supported": best.supported,
         "seeds": params.train.seeds,
+        "min_seeds_for_verdict": MIN_SEEDS_FOR_VERDICT,
         "pairs": [
             {
                 "variation": name,
@@ -345,10 +376,11 @@ def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> s
     results = read_results(params, inputs)
     verdicts = read_verdicts(params, inputs.runs)
     pairs = parent_comparisons(params, verdicts)
-    best = judge_best(params, results, verdicts)
+    best = judge_best(params, results)
     rows = comparison_rows(params, results, pairs)
     epochs = epochs_verdicts(params, results, inputs.runs)
-    sentence = " ".join([best_sentence(best), *(verdict.sentence() for verdict in epochs)])
+    sentences = [seeds_sentence(best.seeds), best_sentence(best)]
+    sentence = " ".join([*filter(None, sentences), *(verdict.sentence() for verdict in epochs)])
     report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
     write_json(outputs.json, machine_report(params, best, pairs, epochs))
     write_text(outputs.html, html_report(rows, INTRO, sentence))

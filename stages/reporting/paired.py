@@ -1,12 +1,16 @@
-"""Paired tests between two variations on the same test photos, over the same seeds.
+"""Is one variation better than another? Two questions, kept apart.
 
-- McNemar's exact test on the per-photo verdicts: under "no difference", a photo that one
-  variation gets right and the other wrong is equally likely to fall either way, so the
-  discordant counts follow Binomial(b + c, 1/2) (SciPy's `binomtest`). Seeds are combined
-  by pooling their discordant pairs (seed s of one variation against seed s of the other)
-  into one test; each seed's own p-value is kept too.
-- With two or more seeds, a 95% interval for the mean accuracy difference: a bootstrap of
-  the per-seed differences (SciPy's `bootstrap`, percentile method, fixed random state).
+- About the variations (the verdict): a variation is a recipe and each seed draws one
+  trained model from it, so whether one beats another rests on the spread over seeds: a
+  paired t-test on the per-seed values (seed s of one against seed s of the other: the
+  same split, batch order and, where the networks match, starting weights; SciPy's
+  `ttest_1samp` on the differences), with the 95% t interval of the mean difference. It
+  needs `MIN_SEEDS_FOR_VERDICT` seeds; with fewer there is no verdict.
+- About two trained models (one seed of each): McNemar's exact test on the per-photo
+  verdicts. Under "no difference", a photo one model gets right and the other wrong is
+  equally likely to fall either way, so the discordant counts follow Binomial(b + c, 1/2)
+  (SciPy's `binomtest`). The photos are its random unit, so seed-to-seed variance never
+  enters it, and pooling seeds would not change that: it speaks for those two models only.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ import pandas as pd
 from scipy import stats
 
 SIGNIFICANCE = 0.05
-RESAMPLES = 9999
+# Seeds per variation below which no better/worse verdict is given: two seeds give one
+# degree of freedom, too few to tell a variation's spread from luck.
+MIN_SEEDS_FOR_VERDICT = 3
+BETTER, WORSE = "better", "worse"
+NO_DIFFERENCE, TOO_FEW_SEEDS = "no significant difference", "too few seeds"
+# Per-seed differences are rounded to this many decimals before the test, so that equal
+# differences computed in floating point count as equal (no spread).
+DECIMALS = 9
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,10 @@ class Verdicts:
         """From evaluate's `filename, actual, predicted` table."""
         right = predictions["actual"] == predictions["predicted"]
         return cls(pd.Series(right.to_numpy(), index=predictions["filename"].to_numpy()))
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean())
 
 
 def discordant(a: Verdicts, b: Verdicts) -> tuple[int, int]:
@@ -50,63 +65,77 @@ def mcnemar_p(a_only: int, b_only: int) -> float:
     return float(stats.binomtest(a_only, a_only + b_only, 0.5).pvalue)
 
 
-def seed_interval(differences: list[float]) -> tuple[float, float] | None:
-    """95% bootstrap interval of the mean of per-seed differences (None for one seed)."""
+@dataclass(frozen=True)
+class SeedTest:
+    """One variation against another over matched seeds: the per-seed differences, the
+    95% interval of their mean and the paired t-test's p-value (None for one seed)."""
+
+    differences: tuple[float, ...]
+    interval: tuple[float, float] | None
+    p_value: float | None
+
+    @property
+    def seeds(self) -> int:
+        return len(self.differences)
+
+    @property
+    def difference(self) -> float:
+        return float(np.mean(self.differences))
+
+    @property
+    def verdict(self) -> str:
+        """better | worse (p < 0.05) | no significant difference, or too few seeds."""
+        if self.seeds < MIN_SEEDS_FOR_VERDICT or self.p_value is None:
+            return TOO_FEW_SEEDS
+        if self.p_value >= SIGNIFICANCE or self.difference == 0:
+            return NO_DIFFERENCE
+        return BETTER if self.difference > 0 else WORSE
+
+
+def seed_test(mine: list[float], theirs: list[float], span: float = 1.0) -> SeedTest:
+    """Paired t-test of `mine` against `theirs` (the same seeds in the same order); the
+    interval is cut to [-span, span], the range of a difference (1 for metrics in [0, 1])."""
+    differences = tuple(round(a - b, DECIMALS) for a, b in zip(mine, theirs, strict=True))
     if len(differences) < 2:
-        return None
-    if len(set(differences)) == 1:
-        return differences[0], differences[0]
-    result = stats.bootstrap(
-        (np.asarray(differences),),
-        np.mean,
-        confidence_level=1 - SIGNIFICANCE,
-        n_resamples=RESAMPLES,
-        method="percentile",
-        random_state=0,
+        return SeedTest(differences, None, None)
+    mean = float(np.mean(differences))
+    if len(set(differences)) == 1:  # no spread: t is infinite, or 0 / 0 for no difference
+        return SeedTest(differences, (mean, mean), 1.0 if mean == 0 else 0.0)
+    result = stats.ttest_1samp(differences, 0.0)
+    low, high = result.confidence_interval(1 - SIGNIFICANCE)
+    return SeedTest(
+        differences, (max(float(low), -span), min(float(high), span)), float(result.pvalue)
     )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """One variation against another on the same photos and seeds: the mean accuracy
-    difference, its interval over seeds, the pooled McNemar p-value, and a verdict."""
+    """One variation against another on the same photos and seeds: accuracy over seeds
+    (the verdict), and McNemar per seed on the trained models."""
 
-    difference: float
-    interval: tuple[float, float] | None
-    p_value: float
-    seed_p_values: list[float]
-    discordant: tuple[int, int]
+    accuracy: SeedTest
+    discordant: tuple[tuple[int, int], ...]  # per seed
 
     @property
-    def verdict(self) -> str:
-        """better | worse | no evidence (p < 0.05, and an interval, if any, clear of 0)."""
-        clear = self.interval is None or not self.interval[0] <= 0.0 <= self.interval[1]
-        if self.p_value >= SIGNIFICANCE or not clear or self.difference == 0:
-            return "no evidence"
-        return "better" if self.difference > 0 else "worse"
+    def mcnemar(self) -> list[float]:
+        """Each seed's McNemar p-value: about those two trained models only."""
+        return [mcnemar_p(a, b) for a, b in self.discordant]
 
     def as_json(self) -> dict[str, object]:
+        interval = self.accuracy.interval
         return {
-            "difference": round(self.difference, 6),
-            "interval": None if self.interval is None else [round(x, 6) for x in self.interval],
-            "p_value": self.p_value,
-            "seed_p_values": self.seed_p_values,
-            "discordant": list(self.discordant),
-            "verdict": self.verdict,
+            "difference": round(self.accuracy.difference, 6),
+            "interval": None if interval is None else [round(x, 6) for x in interval],
+            "p_value": self.accuracy.p_value,
+            "test": "paired t over seeds",
+            "seeds": self.accuracy.seeds,
+            "verdict": self.accuracy.verdict,
+            "models": {"mcnemar_p": self.mcnemar, "discordant": [list(c) for c in self.discordant]},
         }
 
 
 def compare_runs(runs: list[Verdicts], baseline: list[Verdicts]) -> PairedComparison:
     """`runs` against `baseline`, seed by seed (the lists are in the same seed order)."""
-    counts = [discordant(mine, theirs) for mine, theirs in zip(runs, baseline, strict=True)]
-    photos = [len(run.correct) for run in runs]
-    differences = [(a - b) / n for (a, b), n in zip(counts, photos, strict=True)]
-    pooled = (sum(a for a, _ in counts), sum(b for _, b in counts))
-    return PairedComparison(
-        difference=float(np.mean(differences)),
-        interval=seed_interval(differences),
-        p_value=mcnemar_p(*pooled),
-        seed_p_values=[mcnemar_p(a, b) for a, b in counts],
-        discordant=pooled,
-    )
+    counts = tuple(discordant(mine, theirs) for mine, theirs in zip(runs, baseline, strict=True))
+    accuracy = seed_test([run.accuracy for run in runs], [run.accuracy for run in baseline])
+    return PairedComparison(accuracy, counts)
