@@ -24,7 +24,7 @@ DEMO_V6_EPOCHS ?= 8
 DEMO_V7_EPOCHS ?= 2
 DEMO_NAME ?= demo
 VARIATIONS := base v1 v2 v3 v4 v5
-DEMO_SETTINGS := -S data.source=synthetic -S image.height=$(DEMO_SIDE) -S image.width=$(DEMO_SIDE) \
+DEMO_SETTINGS := -S data.source=sources/synthetic.yaml -S image.height=$(DEMO_SIDE) -S image.width=$(DEMO_SIDE) \
 	$(foreach v,$(VARIATIONS),-S variations.$(v).epochs=$(DEMO_EPOCHS)) \
 	-S variations.v6.epochs=$(DEMO_V6_EPOCHS) -S variations.v6.early_stopping.patience=1 \
 	-S variations.v7.epochs=$(DEMO_V7_EPOCHS) -S variations.v7.backbone.weights=null \

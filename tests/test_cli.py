@@ -12,6 +12,7 @@ from conftest import write_fake_study
 from typer.testing import CliRunner
 
 from stages.cli import app
+from stages.core.dataset import CachePaths
 
 runner = CliRunner()
 
@@ -79,7 +80,9 @@ def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
             str(bad_params),
             "--debug",
             "compare",
-            *compare_options(tmp_path, tmp_path, tmp_path / "c.md"),
+            *compare_options(
+                tmp_path, CachePaths(tmp_path / "i.npy", tmp_path / "i.csv"), tmp_path / "c.md"
+            ),
         ],
     )
     assert result.exit_code != 0
@@ -114,18 +117,18 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
     assert "unknown variation 'v9'" in result.stderr
 
 
-def compare_options(metrics: Path, runs: Path, out: Path) -> list[str]:
-    """`catdog compare` reading summaries from `metrics` and per-seed runs from `runs`."""
+def compare_options(runs: Path, cache: CachePaths, out: Path) -> list[str]:
+    """`catdog compare` reading the per-seed runs from `runs`, drawing into out's folder."""
     return [
-        *("--metrics-dir", str(metrics), "--runs-dir", str(runs)),
+        *("--runs-dir", str(runs), "--images", str(cache.images), "--index", str(cache.index)),
         *("--out", str(out), "--html", str(out.with_suffix(".html"))),
-        *("--json", str(out.with_suffix(".json"))),
+        *("--json", str(out.with_suffix(".json")), "--plots-dir", str(out.parent / "plots")),
     ]
 
 
-def invoke_compare(params: Path, metrics: Path, runs: Path, out: Path):
+def invoke_compare(params: Path, runs: Path, cache: CachePaths, out: Path):
     return runner.invoke(
-        app, ["--params", str(params), "compare", *compare_options(metrics, runs, out)]
+        app, ["--params", str(params), "compare", *compare_options(runs, cache, out)]
     )
 
 
@@ -137,9 +140,9 @@ LOSS = {"base": 0.5, "v1": 0.45, "v2": 0.3, "v3": 0.31, "v4": 0.26, "v5": 0.2, "
 
 
 def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> None:
-    metrics, runs = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
+    study = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
     out = tmp_path / "compare.md"
-    result = invoke_compare(repo / "params.yaml", metrics, runs, out)
+    result = invoke_compare(repo / "params.yaml", study.runs, study.cache, out)
     assert result.exit_code == 0, result.output
     assert out.read_text() in result.stdout
     rows = {
@@ -157,13 +160,14 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
 
 
 def test_compare_names_a_missing_summary_or_run(tmp_path, repo) -> None:
-    result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path, tmp_path / "c.md")
+    cache = CachePaths(tmp_path / "images.npy", tmp_path / "index.csv")
+    result = invoke_compare(repo / "params.yaml", tmp_path, cache, tmp_path / "c.md")
     assert result.exit_code == 1
-    assert "base.json: missing; run `dvc repro summarize@base` first" in result.stderr
+    assert "train.json: missing; run `dvc repro train@base-42` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
-    metrics, runs = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
-    (runs / "v2" / "42" / "predictions.csv").unlink()
-    result = invoke_compare(repo / "params.yaml", metrics, runs, tmp_path / "c.md")
+    study = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
+    (study.runs / "v2" / "42" / "predictions.csv").unlink()
+    result = invoke_compare(repo / "params.yaml", study.runs, study.cache, tmp_path / "c.md")
     assert "predictions.csv: missing; run `dvc repro evaluate@v2-42` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
 

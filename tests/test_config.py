@@ -25,7 +25,7 @@ def test_repo_params_are_valid_and_typed(repo: Path) -> None:
     params = load_params(repo / "params.yaml")
     assert isinstance(params, Params)
     assert list(params.variations) == ["base", "v1", "v2", "v3", "v4", "v5", "v6", "v7"]
-    assert params.data.source == "microsoft"
+    assert params.data.source == "sources/microsoft.yaml"
     assert params.split.test_size == 0.2
     assert (params.image.height, params.image.width) == (120, 120)
     assert params.variations["v4"].optimizer == "adam"
@@ -66,7 +66,7 @@ BAD_PARAMS = [
     ),
     (_set("split.test_size", 1.5), "split.test_size: Input should be less than 1"),
     (_set("split.test_size", 0), "split.test_size: Input should be greater than 0"),
-    (_set("data.source", "flickr"), "data.source: must be one of microsoft, kaggle, synthetic"),
+    (_set("data.source", "microsoft"), "data.source: must name a source manifest"),
     (_set("image.height", 12), "image.height: Input should be greater than or equal to 16"),
     (_delete("train.seeds"), "train.seeds: missing key"),
     (_set("train.precision", "float16"), "train.precision: Input should be 'float32'"),

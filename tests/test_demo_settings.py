@@ -37,7 +37,7 @@ def demo_params(repo: Path, tmp_path: Path, *variables: str) -> Params:
 
 def test_the_demo_runs_every_variation_briefly_on_small_synthetic_photos(repo, tmp_path):
     params = demo_params(repo, tmp_path)
-    assert params.data.source == "synthetic"
+    assert params.data.source == "sources/synthetic.yaml"
     assert (params.image.height, params.image.width) == (72, 72)
     study = ["base", "v1", "v2", "v3", "v4", "v5"]
     assert {params.variations[name].epochs for name in study} == {4}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_fake_study
+from conftest import FakeStudy, write_fake_study
 from PIL import Image
 
 from stages.core.config import load_params
@@ -174,9 +174,9 @@ LOSS = {
 
 
 @pytest.fixture
-def study(tmp_path) -> CompareInputs:
+def study(tmp_path) -> FakeStudy:
     """Two seeds of every variation, summarised by the real summarize stage."""
-    return CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, [1, 2]))
+    return write_fake_study(tmp_path, ACCURACY, LOSS, [1, 2])
 
 
 def with_seeds(params, seeds: list[int]):
@@ -197,7 +197,7 @@ def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -
     params = with_seeds(load_params(repo / "params.yaml"), [1, 2])
     folder = study.metrics
     outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
-    report = compare(params, study, outputs)
+    report = compare(params, CompareInputs(study.runs), outputs)
     rows = [line for line in report.splitlines() if re.match(r"\| (base|v\d) ", line)]
     assert [row.split("|")[1].strip() for row in rows] == list(ACCURACY)
     header = next(line for line in report.splitlines() if line.startswith("| variation"))
@@ -247,8 +247,8 @@ def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -
 
 def test_one_seed_names_no_best_without_evidence(repo, tmp_path) -> None:
     one_seed = {name: values[:1] for name, values in ACCURACY.items()}
-    inputs = CompareInputs(*write_fake_study(tmp_path, one_seed, LOSS, [42]))
-    folder = inputs.metrics
+    study = write_fake_study(tmp_path, one_seed, LOSS, [42])
+    inputs, folder = CompareInputs(study.runs), study.metrics
     outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
     report = compare(load_params(repo / "params.yaml"), inputs, outputs)
     # v4 (0.91) against v2 (0.86): 5 discordant photos, p = 0.0625; the others fall.

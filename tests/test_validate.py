@@ -34,7 +34,7 @@ def validate_with_source(project: Path, archive: Path, source: str):
     if not target.exists():
         shutil.copy(archive, target)
     edit_params(project, _set("data.source", source))
-    return runner.invoke(app, ["validate", "--out", "data/validated/data.ok"])
+    return runner.invoke(app, ["validate", "--out", "data/validated/params.ok"])
 
 
 def test_outputs_come_from_dvc_yaml_for_every_variation(repo) -> None:
@@ -62,7 +62,7 @@ def test_an_archive_among_the_outputs_is_refused_and_kept(project, microsoft_zip
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: data.source: {source} is inside the pipeline's")
     assert (project / source).is_file()
-    assert not (project / "data/validated/data.ok").exists()
+    assert not (project / "data/validated/params.ok").exists()
 
 
 def test_a_symlink_into_the_outputs_is_refused(project, microsoft_zip) -> None:
@@ -77,7 +77,7 @@ def test_a_symlink_into_the_outputs_is_refused(project, microsoft_zip) -> None:
 def test_an_archive_beside_the_outputs_is_accepted(project, microsoft_zip, source) -> None:
     result = validate_with_source(project, microsoft_zip, source)
     assert result.exit_code == 0, result.output
-    assert (project / "data/validated/data.ok").is_file()
+    assert (project / "data/validated/params.ok").is_file()
 
 
 def test_a_missing_backbone_weights_file_is_refused_before_training(repo, tmp_path) -> None:
@@ -90,7 +90,7 @@ def test_a_missing_backbone_weights_file_is_refused_before_training(repo, tmp_pa
     with pytest.raises(
         ConfigError, match=r"variations\.v7\.backbone\.weights: .*gone\.h5: no such"
     ):
-        validate.run(params, "v7", tmp_path / "v7.ok")
+        validate.run(params, tmp_path / "v7.ok")
     assert not (tmp_path / "v7.ok").exists()
     (tmp_path / "gone.h5").write_bytes(b"")
-    validate.run(params, "v7", tmp_path / "v7.ok")
+    validate.run(params, tmp_path / "v7.ok")

@@ -20,7 +20,8 @@ from ruamel.yaml.error import YAMLError
 
 from stages.core.errors import ConfigError
 
-KNOWN_SOURCES = ("microsoft", "kaggle", "synthetic")
+# data.source: a manifest (sources/*.yaml) or a local archive.
+SOURCE_SUFFIXES = (".yaml", ".yml", ".zip")
 
 # dvc.yaml puts each variation's name into shell command lines (`${key}`) and file paths:
 # only these characters are safe there, whatever the quoting.
@@ -29,37 +30,27 @@ VARIATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 PositiveInt = Annotated[int, Field(gt=0)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     """Base for every params block: unknown keys and loose types are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class SyntheticParams(_Strict):
-    count: Annotated[int, Field(ge=20)]
-    seed: int
-    layout: Literal["microsoft", "kaggle"]
-
-
-class DataParams(_Strict):
+class DataParams(Strict):
     source: Annotated[str, Field(min_length=1)]
-    url: Annotated[str, Field(pattern=r"^(https?|file)://")]
-    size: PositiveInt
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    kaggle_competition: Annotated[str, Field(min_length=1)]
-    synthetic: SyntheticParams
 
     @field_validator("source")
     @classmethod
-    def _source_is_known_or_zip(cls, source: str) -> str:
-        if source not in KNOWN_SOURCES and not source.endswith(".zip"):
+    def _source_is_a_manifest_or_zip(cls, source: str) -> str:
+        if not source.endswith(SOURCE_SUFFIXES):
             raise ValueError(
-                f"must be one of {', '.join(KNOWN_SOURCES)} or a path to a .zip (got {source!r})"
+                "must name a source manifest (sources/microsoft.yaml, sources/kaggle.yaml, "
+                f"sources/synthetic.yaml) or a .zip (got {source!r})"
             )
         return source
 
 
-class SplitParams(_Strict):
+class SplitParams(Strict):
     test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
     seed: int
     # "test": the per-epoch curves use the test photos (the study's protocol); a fraction:
@@ -67,12 +58,12 @@ class SplitParams(_Strict):
     validation: Literal["test"] | Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
-class ImageParams(_Strict):
+class ImageParams(Strict):
     height: Annotated[int, Field(ge=16, le=1024)]
     width: Annotated[int, Field(ge=16, le=1024)]
 
 
-class AugmentParams(_Strict):
+class AugmentParams(Strict):
     enabled: bool
     rotation: Annotated[float, Field(ge=0.0, le=180.0)]
     shear: Annotated[float, Field(ge=0.0, lt=90.0)]
@@ -87,7 +78,7 @@ Distribution = Literal["none", "data_parallel"]
 Backend = Literal["auto", "tensorflow", "jax"]
 
 
-class TrainParams(_Strict):
+class TrainParams(Strict):
     # One training run per seed and variation; each seed drives initialisation, shuffling
     # and augmentation (the split keeps split.seed, so every run sees the same photos).
     seeds: Annotated[list[int], Field(min_length=1)]
@@ -109,7 +100,7 @@ Monitored = Literal["val_loss", "val_accuracy"]
 LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
 
 
-class EarlyStoppingParams(_Strict):
+class EarlyStoppingParams(Strict):
     """Stop once `monitor` (on the validation split) has not improved by `min_delta` for
     `patience` epochs; `epochs` is then the maximum."""
 
@@ -119,7 +110,7 @@ class EarlyStoppingParams(_Strict):
     restore_best_weights: bool
 
 
-class PlateauParams(_Strict):
+class PlateauParams(Strict):
     """Multiply the learning rate by `factor` once `monitor` has not improved for
     `patience` epochs, down to `min_learning_rate`."""
 
@@ -129,7 +120,7 @@ class PlateauParams(_Strict):
     min_learning_rate: Annotated[float, Field(ge=0.0)]
 
 
-class BackboneParams(_Strict):
+class BackboneParams(Strict):
     """A pretrained `keras.applications` backbone under the variation's head: its head is
     trained on the frozen backbone for `frozen_epochs`, then the top `fine_tune_layers`
     layers are trained with it, at `fine_tune_learning_rate`, for the rest of `epochs`."""
@@ -149,7 +140,7 @@ class BackboneParams(_Strict):
         return weights
 
 
-class VariationParams(_Strict):
+class VariationParams(Strict):
     builds_on: str | None
     # Empty, with kernel_size and pool_size empty, when a backbone replaces the conv blocks.
     conv_filters: list[PositiveInt]
@@ -165,13 +156,13 @@ class VariationParams(_Strict):
     backbone: BackboneParams | None
 
 
-class CompareParams(_Strict):
+class CompareParams(Strict):
     """Which test metric names the best variation (lowest loss, or highest of the others)."""
 
     best_by: Literal["accuracy", "loss", "roc_auc", "precision", "recall"]
 
 
-class Params(_Strict):
+class Params(Strict):
     data: DataParams
     split: SplitParams
     image: ImageParams

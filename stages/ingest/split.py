@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from stages.core.atomic import write_csv
+from stages.core.atomic import write_csv, write_text
 from stages.core.config import SplitParams
 from stages.core.errors import CatdogError
 
@@ -74,10 +74,22 @@ class SplitOutputs:
     validation: Path
 
 
+def read_index_rows(index: Path) -> pd.DataFrame:
+    """The decoded photos' `filename, category` rows."""
+    return pd.read_csv(index, dtype=str, usecols=["filename", "category"])
+
+
+def check_splittable(split: SplitParams, inputs: SplitInputs, marker: Path) -> None:
+    """Make the split in memory, write nothing of it, and write `marker` (the same bytes
+    whenever the split can be made): a split that cannot be made is refused upstream of
+    the split stage, before DVC deletes its CSVs."""
+    split_photos(read_index_rows(inputs.index), split)
+    write_text(marker, "split: every class has photos in every part\n")
+
+
 def run(split: SplitParams, inputs: SplitInputs, outputs: SplitOutputs) -> Splits:
     """The stage: read the decoded index, split it, write the three CSVs."""
-    index = pd.read_csv(inputs.index, dtype=str, usecols=["filename", "category"])
-    splits = split_photos(index, split)
+    splits = split_photos(read_index_rows(inputs.index), split)
     write_csv(outputs.train, splits.train)
     write_csv(outputs.test, splits.test)
     write_csv(outputs.validation, splits.validation)

@@ -1,10 +1,9 @@
-"""Stages `validate_data` and `validate@<variation>`: refuse bad params before DVC runs a
-stage whose outputs they would cost.
+"""Stage `validate`: refuse bad params before DVC runs a stage whose outputs they would cost.
 
 DVC deletes a stage's outputs before running it, so a bad value must be caught by an
-earlier stage. These stages depend on the same params sections as the stages after
-them, and write a marker that stays byte-identical while the params are valid: they
-invalidate nothing, and when they fail, DVC stops before touching models or metrics.
+earlier stage. This one tracks every params block and writes a marker that stays
+byte-identical while the params are valid: it invalidates nothing, and when it fails,
+DVC stops before touching data, models or metrics.
 """
 
 from __future__ import annotations
@@ -16,15 +15,19 @@ from stages.core.config import Params
 from stages.core.errors import ConfigError
 from stages.ingest.source import source_of
 
+MARKER = "params.yaml: every block, the data source and every weights file are valid\n"
 
-def run(params: Params, variation: str | None, marker: Path) -> None:
-    """Check the data source, or the named variation; then write the marker."""
-    if variation is None:
-        source_of(params.data).check(Path.cwd(), params.variations)
-        write_text(marker, "params.yaml: data, split and image are valid\n")
-    else:
-        backbone = params.variation(variation).backbone
-        weights = backbone.weights if backbone else None
+
+def check_weights_files(params: Params) -> None:
+    """Every backbone's `weights` is imagenet, null or a file that exists."""
+    for name, variation in params.variations.items():
+        weights = variation.backbone.weights if variation.backbone else None
         if weights not in (None, "imagenet") and not Path(weights).is_file():
-            raise ConfigError(f"variations.{variation}.backbone.weights: {weights}: no such file")
-        write_text(marker, f"params.yaml: variations.{variation} and its blocks are valid\n")
+            raise ConfigError(f"variations.{name}.backbone.weights: {weights}: no such file")
+
+
+def run(params: Params, marker: Path) -> None:
+    """Check the data source and the weights files; then write the marker."""
+    source_of(params.data).check(Path.cwd(), params.variations)
+    check_weights_files(params)
+    write_text(marker, MARKER)

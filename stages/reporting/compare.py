@@ -8,7 +8,6 @@ Written as Markdown (metrics/compare.md), an HTML twin, and JSON for machines
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from stages.core.runs import run_paths
 from stages.reporting.epochs import EpochsVerdict, epochs_verdicts
 from stages.reporting.paired import PairedComparison, Verdicts, compare_runs, seed_interval
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
+from stages.reporting.summarize import variation_summary
 
 COLUMNS = (
     "variation",
@@ -137,10 +137,9 @@ def markdown_table(rows: list[list[str]]) -> str:
 
 @dataclass(frozen=True)
 class CompareInputs:
-    """What the stage reads: `<metrics>/<variation>.json` (each variation's summary over
-    seeds) and `<runs>/<variation>/<seed>/predictions.csv` (each run's verdict per photo)."""
+    """What the stage reads: `<runs>/<variation>/<seed>/`, each run's metrics (summed up
+    over seeds as summarize@<variation> sums them) and its verdict per photo."""
 
-    metrics: Path
     runs: Path
 
 
@@ -153,18 +152,10 @@ class CompareOutputs:
     json: Path
 
 
-def _read_json(path: Path, stage: str) -> dict:
-    if not path.is_file():
-        raise CatdogError(f"{path}: missing; run `dvc repro {stage}` first")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def read_results(params: Params, inputs: CompareInputs) -> dict[str, dict]:
-    """Every variation's summary over seeds, by name."""
-    return {
-        name: _read_json(inputs.metrics / f"{name}.json", f"summarize@{name}")
-        for name in params.variations
-    }
+    """Every variation's summary over seeds, by name, from its runs."""
+    seeds = params.train.seeds
+    return {name: variation_summary(inputs.runs, name, seeds) for name in params.variations}
 
 
 def read_verdicts(params: Params, runs: Path) -> dict[str, list[Verdicts]]:
