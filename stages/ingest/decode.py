@@ -2,8 +2,9 @@
 
 Each photo is read straight from the archive, decoded (JPEGs in draft mode, i.e. at
 a reduced scale, when that still covers the target size), converted to RGB and
-resized. Files that do not decode to a picture are dropped and reported with their
-reason. The work is spread over every core.
+resized. Every member of the archive ends up in the index or in the rejected list with
+its reason: files that do not decode to a picture, and members that are not photos
+(folders, Thumbs.db, the readme). The work is spread over every core.
 """
 
 from __future__ import annotations
@@ -260,26 +261,36 @@ def decode_archive(
         }
     )
     kept = table["reason"].isna()
+    others = pd.DataFrame(
+        {
+            "filename": [other.name for other in found.others],
+            "category": "",
+            "reason": [other.reason for other in found.others],
+        },
+        columns=["filename", "category", "reason"],
+    )
+    rejected = table.loc[~kept, ["filename", "category", "reason"]]
     return DecodedSet(
         index=table.loc[kept, ["filename", "category", "row"]].reset_index(drop=True),
-        rejected=table.loc[~kept, ["filename", "category", "reason"]].reset_index(drop=True),
+        rejected=pd.concat([rejected, others], ignore_index=True),
     )
 
 
 def summarize(decoded: DecodedSet) -> str:
-    """One line: photos kept and dropped per class."""
+    """One line: photos kept and dropped per class, and the members that are not photos."""
     kept = Counter(decoded.index["category"])
     dropped = Counter(decoded.rejected["category"])
+    others = dropped.pop("", 0)
     parts = [
         f"{category}: {kept[category]} kept, {dropped[category]} dropped"
         for category in sorted(set(kept) | set(dropped))
     ]
-    return "decode: " + "; ".join(parts)
+    return "decode: " + "; ".join(parts) + f"; {others} other members rejected (not photos)"
 
 
 def write_tables(decoded: DecodedSet, index_path: Path, rejected_path: Path) -> None:
-    """Write the index of the pixel rows and the rejected list (with each file's class),
-    each atomically."""
+    """Write the index of the pixel rows and the rejected list (with each file's class,
+    empty for a member that is not a photo), each atomically."""
     write_csv(index_path, decoded.index)
     write_csv(rejected_path, decoded.rejected[["filename", "category", "reason"]])
 
