@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from stages.core.atomic import atomic_path, write_csv
+from stages.core.atomic import atomic_path, clear_stale_temporaries, write_csv
 from stages.core.config import ImageParams
 from stages.core.errors import CatdogError
 from stages.core.progress import progress
@@ -355,7 +355,15 @@ class DecodeOutputs:
 
 
 def run(image: ImageParams, inputs: DecodeInputs, outputs: DecodeOutputs) -> DecodedSet:
-    """The stage: decode into the pixel array, write both tables, print the summary."""
+    """The stage: clear what a killed run left in the outputs' folders, decode into the
+    pixel array, write both tables, print the summary."""
+    cleared = clear_stale_temporaries([outputs.images, outputs.index, outputs.rejected])
+    if cleared:
+        print(
+            f"decode: removed what a killed run left ({len(cleared)} temporary files, "
+            f"{sum(cleared.values()):,} bytes): {', '.join(map(str, cleared))}",
+            file=sys.stderr,
+        )
     decoded = decode_archive(inputs.archive, image.height, image.width, outputs.images)
     write_tables(decoded, outputs.index, outputs.rejected)
     print(summarize(decoded), file=sys.stderr)
