@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import warnings
@@ -98,6 +99,37 @@ def read_member(archive: zipfile.ZipFile, name: str, limit: int = MAX_MEMBER_BYT
     if len(data) > limit:
         raise UndecodablePhoto(f"zip bomb: inflates past the {limit:,}-byte cap for a photo")
     return data
+
+
+def read_file(path: Path, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    """A regular file's bytes, at most `limit` of them (the cap on an archive's member). A
+    named pipe, device, socket or folder, or a bigger file, is an UndecodablePhoto; the file
+    is opened without blocking, so a pipe with no writer cannot hang the caller. A file that
+    cannot be opened raises the OSError (FileNotFoundError, ELOOP, EACCES...)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise UndecodablePhoto(_not_regular(status.st_mode))
+        if status.st_size > limit:
+            raise UndecodablePhoto(
+                f"{status.st_size:,} bytes, over the {limit:,}-byte cap for a photo"
+            )
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > limit:
+        raise UndecodablePhoto(f"grew past the {limit:,}-byte cap for a photo while read")
+    return data
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder, not a photo"
+    kind = "named pipe" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+    return f"not a regular file (a {kind}); photos are read from regular files only"
 
 
 def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
