@@ -360,7 +360,11 @@ def summarize(decoded: DecodedSet) -> str:
         f"{category}: {kept[category]} kept, {dropped[category]} dropped"
         for category in sorted(set(kept) | set(dropped))
     ]
-    return "decode: " + "; ".join(parts) + f"; {others} other members rejected (not photos)"
+    return f"decode: {'; '.join(parts)}; {_counted(others, 'other member')} rejected (not photos)"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def write_tables(decoded: DecodedSet, index_path: Path, rejected_path: Path) -> None:
@@ -392,7 +396,7 @@ def run(image: ImageParams, inputs: DecodeInputs, outputs: DecodeOutputs) -> Dec
     cleared = clear_stale_temporaries([outputs.images, outputs.index, outputs.rejected])
     if cleared:
         print(
-            f"decode: removed what a killed run left ({len(cleared)} temporary files, "
+            f"decode: removed what a killed run left ({_counted(len(cleared), 'temporary file')}, "
             f"{sum(cleared.values()):,} bytes): {', '.join(map(str, cleared))}",
             file=sys.stderr,
         )
