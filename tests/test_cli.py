@@ -308,3 +308,71 @@ def test_predict_reports_an_unreadable_file_and_goes_on(tmp_path) -> None:
     assert [(f.file, f.reason) for f in failures] == [
         (str(tmp_path / "loop.jpg"), "Too many levels of symbolic links")
     ]
+
+
+def _unblock(pipe: Path) -> None:
+    """Open `pipe` for writing and close it: a reader stuck waiting for a writer reads EOF."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):  # ENXIO: nobody is reading, nothing to release
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_predict_refuses_a_named_pipe_at_once(tmp_path) -> None:
+    import os
+    import threading
+    import time
+
+    from stages.tools.predict import load_photos
+
+    pipe = tmp_path / "pipe.jpg"
+    os.mkfifo(pipe)
+    release = threading.Timer(5, _unblock, [pipe])  # frees a reader that would hang forever
+    release.daemon = True
+    release.start()
+    started = time.monotonic()
+    good, _, failures = load_photos([pipe], 32, 32)
+    release.cancel()
+    assert time.monotonic() - started < 5 and not good
+    assert [(f.file, f.reason) for f in failures] == [
+        (str(pipe), "not a regular file (a named pipe); photos are read from regular files only")
+    ]
+
+
+def test_predict_refuses_a_file_over_the_archive_cap_without_reading_it(tmp_path) -> None:
+    import tracemalloc
+
+    from stages.ingest.decode import MAX_MEMBER_BYTES
+    from stages.tools.predict import load_photos
+
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_MEMBER_BYTES + 1)  # sparse: no disk, but a reader gets it all
+    tracemalloc.start()
+    _, _, failures = load_photos([huge], 32, 32)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [f.reason for f in failures] == [
+        f"{MAX_MEMBER_BYTES + 1:,} bytes, over the {MAX_MEMBER_BYTES:,}-byte cap for a photo"
+    ]
+    assert peak < 1_000_000
+
+
+def test_predict_on_a_folder_without_photos_is_an_error_naming_it(tmp_path, untrained_model):
+    empty = tmp_path / "holiday"
+    (empty / "inside").mkdir(parents=True)
+    (empty / "inside" / "cat.jpg").write_bytes(b"only in a subfolder")
+    (empty / "notes.txt").write_text("no photo here")
+    model = ["--model", str(untrained_model)]
+    result = runner.invoke(app, ["predict", str(empty), *model])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {empty}: a folder with no photos directly in it "
+        "(looked for .bmp .gif .jpeg .jpg .png .webp)"
+    ]
+    result = runner.invoke(app, ["predict", str(tmp_path / "holi*"), *model])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'holi*'}: no such file (the pattern yields no photo)"
+    ]
