@@ -210,6 +210,20 @@ def test_unsafe_variation_names_are_refused(tmp_path, repo, name) -> None:
     assert repr(name) in str(caught.value)
 
 
+@pytest.mark.parametrize(("length", "refused"), [(64, False), (65, True)])
+def test_variation_names_fit_in_a_file_name(tmp_path, repo, length, refused) -> None:
+    def add(raw) -> None:
+        raw["variations"]["v" * length] = dict(raw["variations"]["v4"])
+
+    path = write_params(tmp_path, repo, add)
+    if not refused:
+        assert "v" * length in load_params(path).variations
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value).startswith(f"{path}: variations: names of at most 64 characters")
+
+
 def test_empty_variations_are_refused_naming_the_key(tmp_path, repo) -> None:
     with pytest.raises(ConfigError, match=r"params.yaml: variations: .*at least 1 item"):
         load_params(write_params(tmp_path, repo, _set("variations", {})))

@@ -26,6 +26,8 @@ SOURCE_SUFFIXES = (".yaml", ".yml", ".zip")
 # dvc.yaml puts each variation's name into shell command lines (`${key}`) and file paths:
 # only these characters are safe there, whatever the quoting.
 VARIATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+# ... and into file names, beside a seed and a suffix: well under the 255 bytes of one.
+MAX_VARIATION_NAME = 64
 
 PositiveInt = Annotated[int, Field(gt=0)]
 # Every seed reaches NumPy and scikit-learn, which take 0 to 2**32 - 1 and nothing else.
@@ -215,6 +217,12 @@ class Params(Strict):
             raise ValueError(
                 f"names must match [A-Za-z0-9_]+ (dvc.yaml puts them in shell commands "
                 f"and paths): {', '.join(shown(name) for name in unsafe)}"
+            )
+        long = [name for name in variations if len(name) > MAX_VARIATION_NAME]
+        if long:
+            raise ValueError(
+                f"names of at most {MAX_VARIATION_NAME} characters (dvc.yaml makes file names "
+                f"of them): {', '.join(shown(name) for name in long)}"
             )
         return variations
 
