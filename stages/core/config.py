@@ -32,9 +32,11 @@ MAX_VARIATION_NAME = 64
 PositiveInt = Annotated[int, Field(gt=0)]
 # Every seed reaches NumPy and scikit-learn, which take 0 to 2**32 - 1 and nothing else.
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
-# Wider layers and larger batches than these fail inside Keras, after DVC deleted the model.
+# Far past any layer, batch or run of the study: a typo, such as 2**40 units, that would
+# fail inside Keras (or run for ever) after DVC deleted the model.
 MAX_WIDTH = 2**16
 Width = Annotated[int, Field(gt=0, le=MAX_WIDTH)]
+MAX_BATCH = 2**16
 MAX_EPOCHS = 100_000
 # The validation photos are carved out of the training photos: at most half of them.
 MAX_VALIDATION = 0.5
@@ -179,7 +181,7 @@ class VariationParams(Strict):
     dense_units: list[Width]
     optimizer: Literal["rmsprop", "adam", "sgd"]
     learning_rate: LearningRate
-    batch_size: Width
+    batch_size: Annotated[int, Field(gt=0, le=MAX_BATCH)]
     epochs: Annotated[int, Field(gt=0, le=MAX_EPOCHS)]
     early_stopping: EarlyStoppingParams | None
     plateau: PlateauParams | None
@@ -406,6 +408,7 @@ def user_key(problem: ErrorDetails, raw: object) -> str:
 
 
 def _describe(key: str, group: list[ErrorDetails]) -> str:
+    """One line (or one per problem of our own validators) for the problems at `key`."""
     problem = group[0]
     if problem["type"] == "extra_forbidden":
         return f"{key}: unknown key"
