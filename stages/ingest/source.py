@@ -7,21 +7,29 @@ string again; dvc.yaml makes the file itself download's dependency."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from stages.core.config import DataParams, PositiveInt, Strict, describe_validation_error
-from stages.core.errors import CatdogError, ConfigError
+from stages.core.config import (
+    DataParams,
+    PositiveInt,
+    Seed,
+    Strict,
+    describe_validation_error,
+)
+from stages.core.errors import CatdogError, ConfigError, shown
 from stages.ingest.archive import find_photos
 
-# Seeds go to NumPy's and scikit-learn's generators, which take 0 to 2**32 - 1.
-SEED_RANGE = {"ge": 0, "le": 2**32 - 1}
+# Forty times the real set's 25,000 photos: more is a typo that would fill the disk.
+MAX_SYNTHETIC = 1_000_000
 
 # Where the pipeline writes, if dvc.yaml cannot be read (catdog run outside the project).
 OUTPUT_FOLDERS = ("data/raw", "data/cache", "data/split", "data/validated", "models", "metrics")
@@ -108,6 +116,14 @@ class Microsoft(Strict):
     size: PositiveInt
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
+    @field_validator("url")
+    @classmethod
+    def _url_names_a_place(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if not (parts.netloc if parts.scheme != "file" else parts.path):
+            raise ValueError(f"a URL with a host (or file:///path) (got {shown(url)})")
+        return url
+
     def check(self, root: Path, variations: Iterable[str]) -> None:
         """Nothing to confirm before the download itself (which resumes and verifies)."""
 
@@ -118,6 +134,15 @@ class Kaggle(Strict):
     kind: Literal["kaggle"]
     competition: Annotated[str, Field(min_length=1)]
 
+    @field_validator("competition")
+    @classmethod
+    def _competition_is_a_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name):
+            raise ValueError(
+                f"a competition's name as in its URL, e.g. dogs-vs-cats (got {shown(name)})"
+            )
+        return name
+
     def check(self, root: Path, variations: Iterable[str]) -> None:
         """The kaggle package must find credentials."""
         check_kaggle_credentials()
@@ -127,8 +152,8 @@ class Synthetic(Strict):
     """The offline synthetic set, drawn in one archive layout."""
 
     kind: Literal["synthetic"]
-    count: Annotated[int, Field(ge=20)]
-    seed: Annotated[int, Field(**SEED_RANGE)]
+    count: Annotated[int, Field(ge=20, le=MAX_SYNTHETIC)]
+    seed: Seed
     layout: Literal["microsoft", "kaggle"]
 
     def check(self, root: Path, variations: Iterable[str]) -> None:
@@ -151,7 +176,7 @@ def read_manifest(path: Path) -> Microsoft | Kaggle | Synthetic:
     try:
         return TypeAdapter(Manifest).validate_python(raw)
     except ValidationError as error:
-        lines = describe_validation_error(error).splitlines()
+        lines = describe_validation_error(error, raw).splitlines()
         raise ConfigError("\n".join(f"{path}: {line}" for line in lines)) from None
 
 
