@@ -111,16 +111,17 @@ def totals(wall: float, records: list[dict]) -> dict[str, float]:
     """Wall, epochs and where the rest went, summed over the stages."""
     epochs = sum(r["train_seconds"] or 0.0 for r in records)
     processes = sum(r["ended"] - r["started"] for r in records)
+    starts = sum(r["reached_site"] - r["started"] for r in records)
+    imports = sum(r["imports"] for r in records)
     return {
         "stages": len(records),
         "wall": wall,
         "epochs": epochs,
         "outside": wall - epochs,
         "ratio": (wall - epochs) / epochs,
-        "interpreter start": sum(r["reached_site"] - r["started"] for r in records),
-        "imports": sum(r["imports"] for r in records),
-        "work outside epochs": processes - epochs - sum(r["imports"] for r in records)
-        - sum(r["reached_site"] - r["started"] for r in records),
+        "interpreter start": starts,
+        "imports": imports,
+        "work outside epochs": processes - epochs - imports - starts,
         "DVC": wall - processes,
         "DVC per stage (median)": statistics.median(r["dvc_before"] for r in records),
     }
