@@ -3,7 +3,8 @@
 Every stage command validates the whole params file first. A problem the user can fix is
 printed as one line (exit 2 for params, 1 for other input); `--debug` shows the
 traceback instead. Stage modules that need Keras are imported inside their command,
-so that the data stages start without loading TensorFlow.
+so that the data stages start without loading TensorFlow. A command whose params file
+changed while it ran fails (stages/core/drift.py): DVC would record the new params.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from stages.core.config import Params, load_params
+from stages.core.config import Params, read_params_mapping, validate_params
+from stages.core.drift import check_unchanged
 from stages.core.errors import CatdogError
 
 app = typer.Typer(
@@ -34,6 +36,9 @@ class _Session:
 
     params_path: Path = Path("params.yaml")
     debug: bool = False
+    command: str = "catdog"
+    # The params file's mapping as the running command first loaded it (None until then).
+    loaded: dict | None = None
 
 
 session = _Session()
@@ -41,6 +46,7 @@ session = _Session()
 
 @app.callback()
 def root(
+    context: typer.Context,
     params: Annotated[Path, typer.Option(help="The params file to validate and use.")] = Path(
         "params.yaml"
     ),
@@ -51,16 +57,20 @@ def root(
     """The Dogs vs. Cats CNN study as a DVC pipeline."""
     session.params_path = params
     session.debug = debug
+    session.command = context.invoked_subcommand or "catdog"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def user_errors(command: F) -> F:
-    """Turn a CatdogError into one line on stderr and its exit code (unless --debug)."""
+    """Turn a CatdogError into one line on stderr and its exit code (unless --debug); fail
+    a command that loaded the params file if the file changed before it ended."""
 
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> None:
+        session.loaded = None
         try:
             command(*args, **kwargs)
+            params_unchanged()
         except CatdogError as error:
             if session.debug:
                 raise
@@ -72,7 +82,22 @@ def user_errors(command: F) -> F:
 
 
 def _params() -> Params:
-    return load_params(session.params_path)
+    """The params file, validated; the first load is what the command runs with."""
+    raw = read_params_mapping(session.params_path)
+    params = validate_params(raw, session.params_path)
+    if session.loaded is None:
+        session.loaded = raw
+    return params
+
+
+def params_unchanged() -> None:
+    """A ConfigError (one line) if the params file changed since the command loaded it:
+    DVC reads the params for dvc.lock after the command, and they would not be what ran."""
+    if session.loaded is None:
+        return
+    stage = os.environ.get("DVC_STAGE")  # DVC sets it for the command of a stage
+    advice = "run dvc repro again" if stage else "run it again"
+    check_unchanged(session.params_path, session.loaded, stage or session.command, advice)
 
 
 def _held_out(params: Params) -> str:

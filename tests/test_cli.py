@@ -376,3 +376,62 @@ def test_predict_on_a_folder_without_photos_is_an_error_naming_it(tmp_path, untr
     assert result.stderr.splitlines() == [
         f"error: {tmp_path / 'holi*'}: no such file (the pattern yields no photo)"
     ]
+
+
+@pytest.fixture
+def editable(tmp_path, repo) -> tuple[Path, list[str]]:
+    """A params file of its own, and `catdog split` arguments on a 100-photo index."""
+    params = tmp_path / "params.yaml"
+    params.write_text((repo / "params.yaml").read_text())
+    index = tmp_path / "index.csv"
+    rows = [f"{kind}.{i}.jpg,{kind},{i}" for i in range(50) for kind in ("cat", "dog")]
+    index.write_text("filename,category,row\n" + "\n".join(rows) + "\n")
+    arguments = [
+        *("--params", str(params), "split", "--index", str(index)),
+        *("--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")),
+        *("--validation", str(tmp_path / "validation.csv")),
+    ]
+    return params, arguments
+
+
+def split_editing(monkeypatch, edit) -> None:
+    """The split stage, then `edit()`: the params file changes while the command runs."""
+    from stages.ingest import split
+
+    real = split.run
+
+    def run_then_edit(*args: object) -> None:
+        real(*args)
+        edit()
+
+    monkeypatch.setattr(split, "run", run_then_edit)
+
+
+def test_params_edited_while_a_command_runs_fail_it_in_one_line(editable, monkeypatch) -> None:
+    params, arguments = editable
+    text = params.read_text()
+    split_editing(monkeypatch, lambda: params.write_text(text.replace("seed: 42", "seed: 7")))
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2
+    assert error_lines(result.stderr) == [
+        f"error: {params} changed while split ran: split.seed (42 -> 7); run it again"
+    ]
+    # Under DVC the stage is named, and the advice is DVC's.
+    params.write_text(text)
+    monkeypatch.setenv("DVC_STAGE", "split")
+    result = runner.invoke(app, arguments)
+    assert error_lines(result.stderr) == [
+        f"error: {params} changed while split ran: split.seed (42 -> 7); run dvc repro again"
+    ]
+
+
+def test_a_comment_edited_while_a_command_runs_is_no_change(editable, monkeypatch) -> None:
+    params, arguments = editable
+    split_editing(monkeypatch, lambda: params.write_text("# edited\n" + params.read_text()))
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert error_lines(result.stderr) == []
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]

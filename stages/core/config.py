@@ -344,10 +344,21 @@ def _check_backbone_input(name: str, variation: VariationParams, image: ImagePar
 
 def load_params(path: Path | str = "params.yaml") -> Params:
     """Read and validate the params file; each problem is one line of the ConfigError."""
+    return validate_params(read_params_mapping(path), path)
+
+
+def read_params_mapping(path: Path | str) -> dict:
+    """The params file as YAML reads it, not yet validated (a one-line ConfigError if it
+    is missing, not YAML, or not a mapping)."""
     path = Path(path)
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of blocks at the top level")
+    return raw
+
+
+def validate_params(raw: dict, path: Path | str) -> Params:
+    """`raw` (the params file `path` read by read_params_mapping), validated."""
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
