@@ -222,7 +222,9 @@ def train(
     apply_thread_limit()
     inputs = TrainInputs(CachePaths(images, index), train_csv, validation_csv, checkpoints)
     with distribution_scope(params.train.distribution):
-        train_variation(params, variation, seed, inputs, TrainOutputs(model, live, summary))
+        outputs = TrainOutputs(model, live, summary)
+        # Checked before the checkpoint goes: a rerun after a change resumes from it.
+        train_variation(params, variation, seed, inputs, outputs, confirm=params_unchanged)
 
 
 @app.command()
