@@ -13,6 +13,11 @@ Phase 1 trains the head on the frozen backbone at the variation's learning rate;
 unfreezes the backbone's top `fine_tune_layers` layers (BatchNormalization layers stay
 frozen, and the backbone always runs them in inference mode) at the lower
 `fine_tune_learning_rate`.
+
+Early stopping and the plateau schedule watch the last phase only: the fine-tuning (or the
+frozen phase, when it takes every epoch). The frozen phase always runs to its end, so
+stopping there can never skip the fine-tuning, and the fine-tuning starts at its own
+learning rate with fresh patience, not the frozen phase's schedule.
 """
 
 from __future__ import annotations
@@ -142,13 +147,15 @@ def unfreeze_top(classifier: keras.Model, layers: int) -> None:
 @dataclass(frozen=True)
 class Phase:
     """Epochs [first_epoch, last_epoch) at `learning_rate`; `backup` names the phase's
-    BackupAndRestore folder; `fine_tune_layers`, when set, is unfrozen before it."""
+    BackupAndRestore folder; `fine_tune_layers`, when set, is unfrozen before it;
+    `converges`: early stopping and the plateau schedule run in it (the last phase)."""
 
     backup: str
     first_epoch: int
     last_epoch: int
     learning_rate: float
     fine_tune_layers: int | None = None
+    converges: bool = True
 
     def prepare(self, classifier: keras.Model, trainer: keras.Model) -> None:
         """Before compiling: set which layers this phase trains, and forget the epoch the
@@ -161,12 +168,22 @@ class Phase:
 
 def training_phases(variation: VariationParams) -> list[Phase]:
     """One phase for the study's CNNs; a frozen then a fine-tuning phase under a backbone
-    (the second left out when the frozen phase takes every epoch)."""
+    (the second left out when the frozen phase takes every epoch). Only the last phase
+    converges (early stopping, plateau)."""
     backbone = variation.backbone
     if backbone is None:
         return [Phase("backup", 0, variation.epochs, variation.learning_rate)]
-    phases = [Phase("backup", 0, backbone.frozen_epochs, variation.learning_rate)]
-    if backbone.frozen_epochs < variation.epochs:
+    fine_tunes = backbone.frozen_epochs < variation.epochs
+    phases = [
+        Phase(
+            "backup",
+            0,
+            backbone.frozen_epochs,
+            variation.learning_rate,
+            converges=not fine_tunes,
+        )
+    ]
+    if fine_tunes:
         phases.append(
             Phase(
                 "backup-fine-tune",

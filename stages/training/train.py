@@ -268,7 +268,9 @@ def fit_phases(
         # The last epoch of a phase that another follows is always backed up.
         phase_end = phase.last_epoch if phase is not phases[-1] else None
         cadence = BackupCadence(params.train.backup_seconds, phase_end)
-        convergence = convergence_callbacks(variation, folder, start, cadence)
+        convergence = (
+            convergence_callbacks(variation, folder, start, cadence) if phase.converges else []
+        )
         stopping = early_stopping_of(convergence)
         run_epochs(
             fitting.engine,
