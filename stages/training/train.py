@@ -50,6 +50,7 @@ from stages.training.model import (
     build_trainer,
     compile_model,
     dtype_policy,
+    precision_warning,
 )
 from stages.training.resident import fit_resident
 from stages.training.seed import seed_everything
@@ -190,6 +191,8 @@ def train(
     engine = default_engine()
     variation = params.variation(variation_name)
     run = f"train@{variation_name}-{seed}"
+    if warning := precision_warning(params.train.precision):
+        print(f"{run}: {warning}", file=sys.stderr)
     seed_everything(params.seed(seed))
     splits = (
         load_split(inputs.cache, inputs.train_csv),
