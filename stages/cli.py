@@ -298,6 +298,7 @@ def compare(
     study's figures, and name the best by compare.best_by; overlay every variation's
     held-out curves and draw the best one's predictions (Fig. 14)."""
     from stages.core.dataset import CachePaths
+    from stages.ingest.source import Synthetic, source_of
     from stages.reporting.compare import CompareInputs, CompareOutputs
     from stages.reporting.compare import compare as compare_variations
     from stages.reporting.plot import (
@@ -310,16 +311,17 @@ def compare(
     from stages.reporting.summarize import variation_history
 
     params = _params()
-    typer.echo(
-        compare_variations(params, CompareInputs(runs_dir), CompareOutputs(out, html, json_out))
-    )
+    source = source_of(params.data)
+    synthetic = source.count if isinstance(source, Synthetic) else None
+    report = CompareOutputs(out, html, json_out)
+    typer.echo(compare_variations(params, CompareInputs(runs_dir, synthetic), report))
     histories = {
         name: variation_history(runs_dir, name, params.train.seeds) for name in params.variations
     }
     held_out = _held_out(params)
     inputs = SummaryFigureInputs(histories, runs_dir, json_out, CachePaths(images, index))
-    outputs = SummaryFigureOutputs(plots_dir / "curves_all.png", plots_dir / "gallery.png")
-    best = summary_figures(held_out, inputs, outputs)
+    figures = SummaryFigureOutputs(plots_dir / "curves_all.png", plots_dir / "gallery.png")
+    best = summary_figures(held_out, inputs, figures)
     write_tables(overlay_tables(histories, held_out), plots_dir)
     typer.echo(f"compare: the gallery shows {best}'s predictions")
 

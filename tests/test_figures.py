@@ -16,7 +16,13 @@ from PIL import Image
 
 from stages.core.config import load_params
 from stages.reporting import figures
-from stages.reporting.compare import CompareInputs, CompareOutputs, best_variation, compare
+from stages.reporting.compare import (
+    CompareInputs,
+    CompareOutputs,
+    best_variation,
+    compare,
+    heading,
+)
 from stages.reporting.evaluate import predictions_table, roc_table
 from stages.reporting.plot import gallery_items
 
@@ -265,3 +271,12 @@ def test_the_overlay_names_the_photos_its_curves_were_measured_on(held_out) -> N
     figure = figures.overlay_figure({"base": _history(), "v1": _history(offset=0.05)}, held_out)
     titles = [axes.get_title() for axes in figure.axes]
     assert titles == [f"{held_out} accuracy, all variations", f"{held_out} loss, all variations"]
+
+
+def test_a_report_on_synthetic_photos_says_it_is_a_smoke_test_first(repo) -> None:
+    params = load_params(repo / "params.yaml")
+    assert heading(params, None) == "# Variations compared"
+    assert heading(params, 2000) == (
+        "# Variations compared: a smoke test, not a result (2,000 synthetic photos at "
+        "120x120, 10-200 epochs)"
+    )

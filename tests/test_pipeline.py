@@ -97,6 +97,7 @@ def test_every_variation_has_metrics(workspace) -> None:
     # `dvc metrics show` leaves out null values: v4's own file has them.
     assert json.loads((workspace / "metrics/v4.json").read_text())["best_epoch"] is None
     compare = (workspace / "metrics" / "compare.md").read_text()
+    assert compare.startswith("# Variations compared: a smoke test, not a result (120 synthetic")
     assert compare.count("\n| ") == 9  # header + eight variations
     assert "Epochs: v6 (v4 with early stopping, at most 1 epochs)" in compare
     assert "| v4 | v2 |" in compare and "| >0.90 | <0.25 | 1.69 h |" in compare

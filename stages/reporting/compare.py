@@ -138,9 +138,11 @@ def markdown_table(rows: list[list[str]]) -> str:
 @dataclass(frozen=True)
 class CompareInputs:
     """What the stage reads: `<runs>/<variation>/<seed>/`, each run's metrics (summed up
-    over seeds as summarize@<variation> sums them) and its verdict per photo."""
+    over seeds as summarize@<variation> sums them) and its verdict per photo; and how many
+    synthetic photos the runs trained on (None: real photos)."""
 
     runs: Path
+    synthetic_photos: int | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,19 @@ def machine_report(
     }
 
 
+def heading(params: Params, synthetic_photos: int | None) -> str:
+    """The report's first line. On synthetic photos it says that the run is a smoke test of
+    the machinery, not a result about cats and dogs."""
+    if synthetic_photos is None:
+        return "# Variations compared"
+    epochs = sorted({variation.epochs for variation in params.variations.values()})
+    span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
+    return (
+        f"# Variations compared: a smoke test, not a result ({synthetic_photos:,} synthetic "
+        f"photos at {params.image.height}x{params.image.width}, {span} epochs)"
+    )
+
+
 def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> str:
     """Build the report, write it as Markdown, HTML and JSON, and return the Markdown."""
     results = read_results(params, inputs)
@@ -340,7 +355,8 @@ def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> s
     rows = comparison_rows(params, results, pairs)
     epochs = epochs_verdicts(params, results, inputs.runs)
     sentence = " ".join([best_sentence(best), *(verdict.sentence() for verdict in epochs)])
-    report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
+    title = heading(params, inputs.synthetic_photos)
+    report = f"{title}\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
     write_json(outputs.json, machine_report(params, best, pairs, epochs))
     write_text(outputs.html, html_report(rows, INTRO, sentence))
     write_text(outputs.markdown, report)
