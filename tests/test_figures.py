@@ -100,11 +100,16 @@ def test_every_figure_draws_and_saves_identical_bytes_twice(tmp_path) -> None:
 
 def test_class_counts_reads_the_class_of_rejected_files_from_decode() -> None:
     rejected = pd.DataFrame(
-        {"filename": ["PetImages/Cat/666.jpg"], "category": ["cat"], "reason": ["empty"]}
+        {
+            "filename": ["PetImages/Cat/666.jpg", "PetImages/Cat/Thumbs.db"],
+            "category": ["cat", None],  # a member that is not a photo has no class
+            "reason": ["empty", "not a photo"],
+        }
     )
     figure = figures.class_counts_figure(_index(10), rejected)
     labels = [text.get_text() for text in figure.axes[0].texts]
     assert labels == ["6", "5", "5", "5"]  # cats 5 + 1 rejected, dogs 5; kept 5 and 5
+    assert figure.axes[0].get_title() == "Class counts: 10 kept, 1 rejected"
 
 
 def test_sample_rows_are_stable_and_balanced() -> None:
