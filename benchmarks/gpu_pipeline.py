@@ -69,15 +69,13 @@ def main(
     """Reproduce the pipeline on the synthetic set, timing each train stage."""
     names = [name for name in variations.split(",") if name]
     settings: dict[str, object] = {
-        "data.source": "synthetic",
-        "data.synthetic.count": count,
         "train.backend": backend,
         "train.precision": precision,
         **{f"variations.{name}.epochs": epochs for name in names},
     }
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    workspace = make_workspace(work, set_params(settings))
+    workspace = make_workspace(work, set_params(settings), synthetic_count=count)
 
     seconds = {"prepare": timed(["dvc", "repro", "split"], workspace)}
     print(f"up to the split: {seconds['prepare']:.1f} s", file=sys.stderr, flush=True)

@@ -56,7 +56,7 @@ def main(
     params = load_params(workspace / "params.yaml")
     # Backbones (v7) have no FLOP ceiling here (flops.py counts Conv2D and Dense only).
     names = [name for name, variation in params.variations.items() if variation.backbone is None]
-    run(["dvc", "repro", *(f"validate@{name}" for name in names)], workspace)
+    run(["dvc", "repro", "validate"], workspace)
     rates, flops = {}, {}
     for precision in PRECISIONS:
         rates[precision] = steady_rates(workspace, names, precision, epochs)

@@ -22,10 +22,9 @@ PROJECT_FILES = (
     ".dvcignore",
     ".gitignore",
     "vendor",  # the offline `dvc plots show` template .dvc/config names
-    "microsoft",  # download's dependency for each named data.source (see dvc.yaml)
-    "kaggle",
-    "synthetic",
+    "sources",  # the named data sources' manifests (data.source)
 )
+SYNTHETIC = "sources/synthetic.yaml"
 
 
 def run(
@@ -96,9 +95,23 @@ def delete_param(dotted: str) -> Callable[[Any], None]:
     return edit
 
 
-def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
-    """Copy the project into `root`, edit its params, and commit it to a new git repo (on a
-    machine without git, a DVC project without one: `core.no_scm`)."""
+def use_synthetic(root: Path, count: int, layout: str = "microsoft") -> None:
+    """Point the workspace's data.source at its synthetic manifest, drawing `count` photos."""
+    yaml = YAML()
+    path = root / SYNTHETIC
+    manifest = yaml.load(path.read_text())
+    manifest.update({"count": count, "layout": layout})
+    with path.open("w") as handle:
+        yaml.dump(manifest, handle)
+    edit_params(root, set_param("data.source", SYNTHETIC))
+
+
+def make_workspace(
+    root: Path, edit: Callable[[Any], None], synthetic_count: int | None = None
+) -> Path:
+    """Copy the project into `root`, edit its params (with `synthetic_count`, on that many
+    synthetic photos), and commit it to a new git repo (on a machine without git, a DVC
+    project without one: `core.no_scm`)."""
     for name in PROJECT_FILES:
         source, target = REPO / name, root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +119,8 @@ def make_workspace(root: Path, edit: Callable[[Any], None]) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
+    if synthetic_count is not None:
+        use_synthetic(root, synthetic_count)
     edit_params(root, edit)
     if shutil.which("git") is None:
         config = root / ".dvc" / "config"

@@ -3,7 +3,8 @@
 Every stage command validates the whole params file first. A problem the user can fix is
 printed as one line (exit 2 for params, 1 for other input); `--debug` shows the
 traceback instead. Stage modules that need Keras are imported inside their command,
-so that the data stages start without loading TensorFlow.
+so that the data stages start without loading TensorFlow. A command whose params file
+changed while it ran fails (stages/core/drift.py): DVC would record the new params.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from stages.core.config import Params, load_params
+from stages.core.config import Params, read_params_mapping, validate_params
+from stages.core.drift import check_unchanged
 from stages.core.errors import CatdogError
 
 app = typer.Typer(
@@ -34,6 +36,9 @@ class _Session:
 
     params_path: Path = Path("params.yaml")
     debug: bool = False
+    command: str = "catdog"
+    # The params file's mapping as the running command first loaded it (None until then).
+    loaded: dict | None = None
 
 
 session = _Session()
@@ -41,6 +46,7 @@ session = _Session()
 
 @app.callback()
 def root(
+    context: typer.Context,
     params: Annotated[Path, typer.Option(help="The params file to validate and use.")] = Path(
         "params.yaml"
     ),
@@ -51,16 +57,20 @@ def root(
     """The Dogs vs. Cats CNN study as a DVC pipeline."""
     session.params_path = params
     session.debug = debug
+    session.command = context.invoked_subcommand or "catdog"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def user_errors(command: F) -> F:
-    """Turn a CatdogError into one line on stderr and its exit code (unless --debug)."""
+    """Turn a CatdogError into one line on stderr and its exit code (unless --debug); fail
+    a command that loaded the params file if the file changed before it ended."""
 
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> None:
+        session.loaded = None
         try:
             command(*args, **kwargs)
+            params_unchanged()
         except CatdogError as error:
             if session.debug:
                 raise
@@ -72,7 +82,22 @@ def user_errors(command: F) -> F:
 
 
 def _params() -> Params:
-    return load_params(session.params_path)
+    """The params file, validated; the first load is what the command runs with."""
+    raw = read_params_mapping(session.params_path)
+    params = validate_params(raw, session.params_path)
+    if session.loaded is None:
+        session.loaded = raw
+    return params
+
+
+def params_unchanged() -> None:
+    """A ConfigError (one line) if the params file changed since the command loaded it:
+    DVC reads the params for dvc.lock after the command, and they would not be what ran."""
+    if session.loaded is None:
+        return
+    stage = os.environ.get("DVC_STAGE")  # DVC sets it for the command of a stage
+    advice = "run dvc repro again" if stage else "run it again"
+    check_unchanged(session.params_path, session.loaded, stage or session.command, advice)
 
 
 def _held_out(params: Params) -> str:
@@ -89,14 +114,12 @@ IndexOption = Annotated[Path, typer.Option(help="The decoded pixels' index CSV."
 @user_errors
 def validate(
     out: Annotated[Path, typer.Option(help="Output: a marker, unchanged while valid.")],
-    variation: Annotated[
-        str | None, typer.Argument(help="A variation; without one, the data blocks.")
-    ] = None,
 ) -> None:
-    """Validate params.yaml (and a local data.source) before any stage that would pay."""
+    """Validate params.yaml, its data source and every weights file it names, before any
+    stage that would pay for a bad value."""
     from stages.ingest.validate import run
 
-    run(_params(), variation, out)
+    run(_params(), out)
 
 
 @app.command()
@@ -124,6 +147,27 @@ def decode(
     from stages.ingest.decode import DecodeInputs, DecodeOutputs, run
 
     run(_params().image, DecodeInputs(archive), DecodeOutputs(images, index, rejected))
+
+
+@app.command()
+@user_errors
+def inspect(
+    images: ImagesOption,
+    index: IndexOption,
+    rejected: Annotated[Path, typer.Option(help="The decode stage's rejected files CSV.")],
+    out: Annotated[Path, typer.Option(help="Output: a marker, unchanged while split can be made.")],
+    class_counts: Annotated[Path, typer.Option(help="Output: Fig. 1, the class counts (PNG).")],
+    samples: Annotated[Path, typer.Option(help="Output: Fig. 2, sample photos (PNG).")],
+) -> None:
+    """Look at the decoded photos before they are split: draw the class counts and sample
+    photos, and refuse split params that would leave a class without photos somewhere."""
+    from stages.core.dataset import CachePaths
+    from stages.ingest.split import SplitInputs, check_splittable
+    from stages.reporting.plot import DataFigureInputs, DataFigureOutputs, data_figures
+
+    check_splittable(_params().split, SplitInputs(index), out)
+    inputs = DataFigureInputs(CachePaths(images, index), rejected)
+    data_figures(inputs, DataFigureOutputs(class_counts, samples))
 
 
 @app.command()
@@ -178,7 +222,9 @@ def train(
     apply_thread_limit()
     inputs = TrainInputs(CachePaths(images, index), train_csv, validation_csv, checkpoints)
     with distribution_scope(params.train.distribution):
-        train_variation(params, variation, seed, inputs, TrainOutputs(model, live, summary))
+        outputs = TrainOutputs(model, live, summary)
+        # Checked before the checkpoint goes: a rerun after a change resumes from it.
+        train_variation(params, variation, seed, inputs, outputs, confirm=params_unchanged)
 
 
 @app.command()
@@ -207,111 +253,77 @@ def evaluate(
     evaluate_model(inputs, EvaluateOutputs(metrics, predictions, roc))
 
 
+PlotsDirOption = Annotated[Path, typer.Option(help="Output folder of plot tables and PNGs.")]
+RunsDirOption = Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")]
+
+
 @app.command()
 @user_errors
 def summarize(
     variation: VariationArgument,
-    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
+    runs_dir: RunsDirOption,
     metrics: Annotated[Path, typer.Option(help="Output: the variation's metrics over seeds.")],
-    history: Annotated[Path, typer.Option(help="Output: the mean history over seeds (CSV).")],
+    plots_dir: PlotsDirOption,
 ) -> None:
-    """Sum one variation's runs up over train.seeds: mean, sd, 95% CI, per-seed values."""
+    """Sum one variation's runs up over train.seeds (mean, sd, 95% interval, per-seed
+    values) and draw its mean curves, confusion matrix and first seed's ROC curve."""
     params = _params()
     params.variation(variation)
-    from stages.reporting.summarize import SummarizeInputs, SummarizeOutputs
-    from stages.reporting.summarize import summarize as summarize_variation
+    from stages.core.runs import run_paths
+    from stages.reporting.plot import VariationFigureInputs, variation_plots
+    from stages.reporting.summarize import SummarizeInputs, SummarizeOutputs, summarize
 
-    outputs = SummarizeOutputs(metrics, history)
-    summarize_variation(variation, params.train.seeds, SummarizeInputs(runs_dir), outputs)
+    seeds = params.train.seeds
+    history = plots_dir / "history.csv"
+    summarize(variation, seeds, SummarizeInputs(runs_dir), SummarizeOutputs(metrics, history))
+    roc = run_paths(runs_dir, variation, seeds[0]).roc
+    inputs = VariationFigureInputs(history, metrics, roc, seeds[0])
+    variation_plots(variation, _held_out(params), inputs, plots_dir)
 
 
 @app.command()
 @user_errors
 def compare(
-    metrics_dir: Annotated[Path, typer.Option(help="Folder of <variation>.json metrics.")],
-    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
+    runs_dir: RunsDirOption,
+    images: ImagesOption,
+    index: IndexOption,
     out: Annotated[Path, typer.Option(help="Output: the Markdown comparison.")],
     html: Annotated[Path, typer.Option(help="Output: the comparison's HTML twin.")],
     json_out: Annotated[
         Path, typer.Option("--json", help="Output: the verdict as JSON (the best variation).")
     ],
+    plots_dir: PlotsDirOption,
 ) -> None:
     """Tabulate every variation with its deltas against the one it builds on, beside the
-    study's figures, and name the best by compare.best_by."""
+    study's figures, and name the best by compare.best_by; overlay every variation's
+    held-out curves and draw the best one's predictions (Fig. 14)."""
+    from stages.core.dataset import CachePaths
+    from stages.ingest.source import Synthetic, source_of
     from stages.reporting.compare import CompareInputs, CompareOutputs
     from stages.reporting.compare import compare as compare_variations
-
-    inputs = CompareInputs(metrics_dir, runs_dir)
-    typer.echo(compare_variations(_params(), inputs, CompareOutputs(out, html, json_out)))
-
-
-PngOption = Annotated[Path, typer.Option(help="Output: a PNG figure.")]
-
-
-@app.command("figures-data")
-@user_errors
-def figures_data(
-    images: ImagesOption,
-    index: IndexOption,
-    rejected: Annotated[Path, typer.Option(help="The decode stage's rejected files CSV.")],
-    class_counts: PngOption,
-    samples: PngOption,
-) -> None:
-    """Draw the class counts (before and after rejected files) and sample photos."""
-    _params()
-    from stages.core.dataset import CachePaths
-    from stages.reporting.plot import DataFigureInputs, DataFigureOutputs, data_figures
-
-    inputs = DataFigureInputs(CachePaths(images, index), rejected)
-    data_figures(inputs, DataFigureOutputs(class_counts, samples))
-
-
-@app.command("figures")
-@user_errors
-def figures_variation(
-    variation: VariationArgument,
-    history: Annotated[Path, typer.Option(help="The mean per-epoch history CSV.")],
-    metrics: Annotated[Path, typer.Option(help="The variation's metrics JSON (over seeds).")],
-    roc: Annotated[Path, typer.Option(help="One run's ROC curve, fpr,tpr CSV.")],
-    roc_seed: Annotated[int, typer.Option(help="The seed of that run.")],
-    curves: PngOption,
-    confusion: PngOption,
-    roc_figure: PngOption,
-) -> None:
-    """Draw one variation's accuracy and loss curves, confusion matrix and ROC curve."""
-    params = _params()
-    params.variation(variation)
     from stages.reporting.plot import (
-        VariationFigureInputs,
-        VariationFigureOutputs,
-        variation_figures,
+        SummaryFigureInputs,
+        SummaryFigureOutputs,
+        overlay_tables,
+        summary_figures,
+        write_tables,
     )
-
-    inputs = VariationFigureInputs(history, metrics, roc, roc_seed)
-    outputs = VariationFigureOutputs(curves, confusion, roc_figure)
-    variation_figures(variation, _held_out(params), inputs, outputs)
-
-
-@app.command("figures-all")
-@user_errors
-def figures_all(
-    plots_dir: Annotated[Path, typer.Option(help="Folder of <variation>/history.csv.")],
-    runs_dir: Annotated[Path, typer.Option(help="Folder of <variation>/<seed>/ runs.")],
-    comparison: Annotated[Path, typer.Option(help="The compare stage's verdict JSON.")],
-    images: ImagesOption,
-    index: IndexOption,
-    overlay: PngOption,
-    gallery: PngOption,
-) -> None:
-    """Overlay every variation's held-out curves; draw the best variation's predictions."""
-    from stages.core.dataset import CachePaths
-    from stages.reporting.plot import SummaryFigureInputs, SummaryFigureOutputs, summary_figures
+    from stages.reporting.summarize import variation_history
 
     params = _params()
-    inputs = SummaryFigureInputs(plots_dir, runs_dir, comparison, CachePaths(images, index))
-    outputs = SummaryFigureOutputs(overlay, gallery)
-    best = summary_figures(list(params.variations), _held_out(params), inputs, outputs)
-    typer.echo(f"figures-all: the gallery shows {best}'s predictions")
+    source = source_of(params.data)
+    synthetic = source.count if isinstance(source, Synthetic) else None
+    report = CompareOutputs(out, html, json_out)
+    typer.echo(compare_variations(params, CompareInputs(runs_dir, synthetic), report))
+    histories = {
+        name: variation_history(runs_dir, name, params.train.seeds) for name in params.variations
+    }
+    held_out = _held_out(params)
+    inputs = SummaryFigureInputs(histories, runs_dir, json_out, CachePaths(images, index))
+    figures = SummaryFigureOutputs(plots_dir / "curves_all.png", plots_dir / "gallery.png")
+    best = summary_figures(held_out, inputs, figures)
+    write_tables(overlay_tables(histories, held_out), plots_dir)
+    typer.echo(f"compare: the gallery shows {best}'s predictions")
 
 
 @app.command()

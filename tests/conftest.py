@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stages.core.config import ImageParams, Params, SplitParams
@@ -165,11 +166,31 @@ def write_fake_run(
     (run / "train.json").write_text(json.dumps(train))
 
 
+@dataclass(frozen=True)
+class FakeStudy:
+    """What write_fake_study leaves: the summaries, the runs and a decode cache of the
+    photos the runs predicted."""
+
+    metrics: Path
+    runs: Path
+    cache: CachePaths
+
+
+def write_fake_cache(root: Path) -> CachePaths:
+    """A decode cache of PHOTOS tiny grey photos named as write_fake_run's predictions."""
+    cache = CachePaths(root / "images.npy", root / "index.csv")
+    root.mkdir(parents=True, exist_ok=True)
+    np.save(cache.images, np.full((PHOTOS, 8, 8, 3), 128, dtype=np.uint8))
+    rows = [f"p{i:03}.jpg,{'cat' if i % 2 == 0 else 'dog'},{i}" for i in range(PHOTOS)]
+    cache.index.write_text("filename,category,row\n" + "\n".join(rows) + "\n")
+    return cache
+
+
 def write_fake_study(
     root: Path, accuracy: dict[str, list[float]], loss: dict[str, float], seeds: list[int]
-) -> tuple[Path, Path]:
+) -> FakeStudy:
     """`root/runs/<v>/<seed>/` for each variation and seed (accuracies in seed order), then
-    the real summarize stage over them into `root/metrics/<v>.json`. Returns (metrics, runs)."""
+    the real summarize stage over them into `root/metrics/<v>.json`, and a decode cache."""
     runs, metrics = root / "runs", root / "metrics"
     for name, values in accuracy.items():
         for seed, value in zip(seeds, values, strict=True):
@@ -177,4 +198,4 @@ def write_fake_study(
             write_fake_run(runs / name / str(seed), value, loss[name], seed, convergence)
         outputs = SummarizeOutputs(metrics / f"{name}.json", root / "plots" / name / "history.csv")
         summarize(name, seeds, SummarizeInputs(runs), outputs)
-    return metrics, runs
+    return FakeStudy(metrics, runs, write_fake_cache(root / "cache"))

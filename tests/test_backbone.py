@@ -10,10 +10,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import offline
+from conftest import decode_and_split, offline
 from PIL import Image
 
-from stages.core.config import load_params
+from stages.core.config import EarlyStoppingParams, ImageParams, load_params
 from stages.core.errors import ConfigError
 from stages.core.runs import read_history
 from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs, evaluate
@@ -53,6 +53,19 @@ def test_two_phases_the_second_at_the_lower_learning_rate(params) -> None:
     trainable = [layer for layer in backbone.layers if layer.trainable]
     assert trainable and set(trainable) <= set(backbone.layers[-v7.backbone.fine_tune_layers :])
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
+
+
+def test_only_the_last_phase_converges(params) -> None:
+    """Early stopping and the plateau schedule watch the fine-tuning only: the frozen phase
+    always runs to its end, so stopping there never skips the fine-tuning."""
+    v7 = params.variations["v7"]
+    assert v7.backbone is not None
+    assert [phase.converges for phase in training_phases(v7)] == [False, True]
+    frozen_only = v7.model_copy(
+        update={"backbone": v7.backbone.model_copy(update={"frozen_epochs": v7.epochs})}
+    )
+    assert [phase.converges for phase in training_phases(frozen_only)] == [True]
+    assert [phase.converges for phase in training_phases(params.variations["v6"])] == [True]
 
 
 def test_weights_come_from_a_local_file(params, tmp_path) -> None:
@@ -110,3 +123,35 @@ def test_v7_trains_evaluates_and_predicts_offline(params, small_prepared, tmp_pa
     found = predict(outputs.model, photos)
     assert not found.failures and len(found.predictions) == 3
     assert all(0.5 <= p.confidence <= 1.0 for p in found.predictions)
+
+
+@pytest.mark.slow
+def test_v7_with_early_stopping_always_fine_tunes(params, microsoft_zip, tmp_path, capsys):
+    """Early stopping that would stop at once (patience 1, no epoch ever better by 10):
+    the frozen phase runs its 2 epochs, the fine-tuning starts with fresh patience and
+    stops after 2 of its 3; the best weights are restored once."""
+    data = decode_and_split(microsoft_zip, tmp_path / "data", 48)
+    v7 = params.variations["v7"]
+    assert v7.backbone is not None
+    impatient = EarlyStoppingParams(
+        monitor="val_loss", patience=1, min_delta=10.0, restore_best_weights=True
+    )
+    v7 = v7.model_copy(
+        update={
+            "epochs": 5,
+            "early_stopping": impatient,
+            "backbone": v7.backbone.model_copy(update={"frozen_epochs": 2}),
+        }
+    )
+    params = params.model_copy(
+        update={
+            "variations": {**params.variations, "v7": v7},
+            "image": ImageParams(height=48, width=48),
+        }
+    )
+    inputs = TrainInputs(data.cache, data.train_csv, data.test_csv, tmp_path / "checkpoints")
+    outputs = TrainOutputs(tmp_path / "v7.keras", tmp_path / "dvclive", tmp_path / "t.json")
+    summary = train(params, "v7", 42, inputs, outputs)
+    assert read_history(outputs.live)["epoch"].tolist() == [1, 2, 3, 4]
+    assert (summary["best_epoch"], summary["stopped_epoch"]) == (3, 4)
+    assert capsys.readouterr().out.count("Restoring model weights") == 1

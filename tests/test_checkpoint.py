@@ -1,6 +1,7 @@
 """The resume checkpoint's folder is keyed by everything training reads: change the splits,
 the params or the decode cache and the fingerprint changes, so a stale checkpoint is never
-resumed. (The resume itself, after a real kill -9, is tests/test_pipeline.py's.)"""
+resumed, and a run that starts collects its own stale ones. (The resume itself, after a
+real kill -9, is tests/test_pipeline.py's.)"""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ import json
 import os
 from pathlib import Path
 
+import keras
 import pytest
+from conftest import decode_and_split
+from typer.testing import CliRunner
+from workspace_copy import edit_params, set_param, set_params
 
+from stages.cli import app
 from stages.core.config import Params, load_params
 from stages.core.dataset import CachePaths
-from stages.training.train import Engine, checkpoint_folder, epochs_done
+from stages.core.errors import CatdogError
+from stages.training import train as train_module
+from stages.training.checkpoints import collect_stale, held
+from stages.training.train import Engine, checkpoint_folder, epochs_done, params_read
 
 
 @pytest.fixture
@@ -137,3 +146,131 @@ def test_a_stale_checkpoint_is_never_resumed(inputs) -> None:
     assert fresh != stale.parent
     assert epochs_done(fresh / "backup") == 0
     assert epochs_done(folder(inputs, PARAM_CHANGES["epochs"](inputs["params"])) / "backup") == 0
+
+
+def test_the_params_a_run_reads_are_what_its_fingerprint_covers(inputs) -> None:
+    params = inputs["params"]
+    read = params_read(params, "v4")
+    assert read["variation"]["learning_rate"] == params.variations["v4"].learning_rate
+    assert set(read) == {"variation", "image", "augment", "train"}
+    assert set(read["train"]) == {"precision", "steps_per_execution", "distribution", "backend"}
+    for change in PARAM_CHANGES.values():
+        assert params_read(change(params), "v4") != read
+
+
+def _saved(folder: Path, megabytes: int = 1) -> Path:
+    """`folder` as a run leaves it: a backup of `megabytes` and its history."""
+    (folder / "backup").mkdir(parents=True)
+    (folder / "backup" / "weights.h5").write_bytes(bytes(megabytes * 1_000_000))
+    (folder / "history.csv").write_text("epoch\n1\n")
+    return folder
+
+
+def test_a_run_collects_its_own_runs_checkpoints_under_other_fingerprints(inputs, capsys) -> None:
+    other_params = _saved(folder(inputs, PARAM_CHANGES["learning_rate"](inputs["params"])), 2)
+    _edit_file(inputs["train"])
+    other_data = _saved(folder(inputs))
+    _edit_file(inputs["train"])
+    current = _saved(folder(inputs))
+    others = [
+        _saved(folder(inputs, name="v5")),
+        _saved(folder(inputs, seed=4)),  # v4-4-...: not v4-42's
+        _saved(folder(inputs, seed=420)),
+        _saved(inputs["root"] / "v4-42-notafingerprint"),
+    ]
+    assert collect_stale(current, "train@v4-42") == sorted([other_params, other_data])
+    assert sorted(inputs["root"].iterdir()) == sorted([current, *others])
+    assert (current / "backup" / "weights.h5").exists()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert (
+        f"train@v4-42: removed {other_params} (2.0 MB), a checkpoint saved under other params "
+        "or data: nothing can resume it"
+    ) in lines
+
+
+def test_a_checkpoint_another_live_run_holds_is_left_alone(inputs, capsys) -> None:
+    current = folder(inputs)
+    stale = _saved(folder(inputs, PARAM_CHANGES["epochs"](inputs["params"])))
+    with held(stale, "train@v4-42"):
+        assert collect_stale(current, "train@v4-42") == []
+        refused = pytest.raises(CatdogError, match="is in use by another run of the same params")
+        with refused, held(stale, "train@v4-42"):
+            pass
+    in_use = f"train@v4-42: {stale} is in use by another run; left alone\n"
+    assert capsys.readouterr().err == in_use
+    assert collect_stale(current, "train@v4-42") == [stale]
+
+
+SIDE, EPOCHS = 66, 2  # the smallest side v4's conv stack takes
+
+
+class EditAfterFirstEpoch(keras.callbacks.Callback):
+    """Edit the params file at the end of the first epoch, as a user would mid-run."""
+
+    def __init__(self, path: Path, dotted: str, value: object) -> None:
+        super().__init__()
+        self.path, self.dotted, self.value = path, dotted, value
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 0:
+            edit_params(self.path.parent, set_param(self.dotted, self.value))
+
+
+@pytest.mark.slow
+def test_params_edited_mid_training_record_nothing_and_the_rerun_costs_little(
+    tmp_path, repo, microsoft_zip, monkeypatch, capsys
+) -> None:
+    """The real `catdog train`: params.yaml edited after the first epoch fails the command
+    in one line, keeping the checkpoint. Another variation's key: the rerun resumes after
+    the last epoch. The run's own key: the rerun removes the stale checkpoint and trains
+    anew. train.json records the params each run trained with."""
+    monkeypatch.chdir(tmp_path)  # dvclive looks for a repository from here: not ours
+    data = decode_and_split(microsoft_zip, tmp_path / "data", SIDE)
+    params = tmp_path / "params.yaml"
+    params.write_text((repo / "params.yaml").read_text())
+    settings = {"image.height": SIDE, "image.width": SIDE, "augment.enabled": False}
+    settings |= {"train.backup_seconds": 0, "variations.v4.epochs": EPOCHS}
+    edit_params(tmp_path, set_params({**settings, "variations.v4.dense_units": [16]}))
+    checkpoints, summary = tmp_path / "checkpoints", tmp_path / "run" / "train.json"
+    arguments = [
+        "--params", str(params), "train", "v4", "--seed", "42",
+        "--images", str(data.cache.images), "--index", str(data.cache.index),
+        "--train-csv", str(data.train_csv), "--validation-csv", str(data.test_csv),
+        "--model", str(tmp_path / "v4.keras"), "--live", str(tmp_path / "run" / "dvclive"),
+        "--summary", str(summary), "--checkpoints", str(checkpoints),
+    ]  # fmt: skip
+    real = train_module.convergence_callbacks
+
+    def edited_mid_run(dotted: str, value: object) -> list[str]:
+        editor = EditAfterFirstEpoch(params, dotted, value)
+        monkeypatch.setattr(train_module, "convergence_callbacks", lambda *a: [*real(*a), editor])
+        result = CliRunner().invoke(app, arguments)
+        monkeypatch.setattr(train_module, "convergence_callbacks", real)
+        assert result.exit_code == 2, result.output
+        return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+    def rerun() -> str:
+        result = CliRunner().invoke(app, arguments)
+        assert result.exit_code == 0, result.output
+        assert not list(checkpoints.iterdir())
+        trained_with = json.loads(summary.read_text())["trained_with"]
+        assert trained_with == params_read(load_params(params), "v4")
+        return result.stderr
+
+    assert edited_mid_run("variations.v5.batch_size", 16) == [
+        f"error: {params} changed while train ran: variations.v5.batch_size (32 -> 16); "
+        "run it again"
+    ]
+    (kept,) = checkpoints.iterdir()
+    assert epochs_done(kept / "backup") == EPOCHS
+    assert f"resuming after epoch {EPOCHS} of {EPOCHS}" in rerun()
+
+    assert edited_mid_run("variations.v4.learning_rate", 0.0005) == [
+        f"error: {params} changed while train ran: variations.v4.learning_rate "
+        "(0.001 -> 0.0005); run it again"
+    ]
+    (stale,) = checkpoints.iterdir()
+    log = rerun()
+    assert f"removed {stale}" in log and "resuming" not in log
+    assert json.loads(summary.read_text())["trained_with"]["variation"]["learning_rate"] == 0.0005

@@ -12,6 +12,7 @@ from conftest import write_fake_study
 from typer.testing import CliRunner
 
 from stages.cli import app
+from stages.core.dataset import CachePaths
 
 runner = CliRunner()
 
@@ -79,7 +80,9 @@ def test_debug_shows_the_traceback(bad_params, tmp_path) -> None:
             str(bad_params),
             "--debug",
             "compare",
-            *compare_options(tmp_path, tmp_path, tmp_path / "c.md"),
+            *compare_options(
+                tmp_path, CachePaths(tmp_path / "i.npy", tmp_path / "i.csv"), tmp_path / "c.md"
+            ),
         ],
     )
     assert result.exit_code != 0
@@ -114,18 +117,18 @@ def test_unknown_variation_is_exit_2(tmp_path, repo) -> None:
     assert "unknown variation 'v9'" in result.stderr
 
 
-def compare_options(metrics: Path, runs: Path, out: Path) -> list[str]:
-    """`catdog compare` reading summaries from `metrics` and per-seed runs from `runs`."""
+def compare_options(runs: Path, cache: CachePaths, out: Path) -> list[str]:
+    """`catdog compare` reading the per-seed runs from `runs`, drawing into out's folder."""
     return [
-        *("--metrics-dir", str(metrics), "--runs-dir", str(runs)),
+        *("--runs-dir", str(runs), "--images", str(cache.images), "--index", str(cache.index)),
         *("--out", str(out), "--html", str(out.with_suffix(".html"))),
-        *("--json", str(out.with_suffix(".json"))),
+        *("--json", str(out.with_suffix(".json")), "--plots-dir", str(out.parent / "plots")),
     ]
 
 
-def invoke_compare(params: Path, metrics: Path, runs: Path, out: Path):
+def invoke_compare(params: Path, runs: Path, cache: CachePaths, out: Path):
     return runner.invoke(
-        app, ["--params", str(params), "compare", *compare_options(metrics, runs, out)]
+        app, ["--params", str(params), "compare", *compare_options(runs, cache, out)]
     )
 
 
@@ -137,9 +140,9 @@ LOSS = {"base": 0.5, "v1": 0.45, "v2": 0.3, "v3": 0.31, "v4": 0.26, "v5": 0.2, "
 
 
 def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> None:
-    metrics, runs = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
+    study = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
     out = tmp_path / "compare.md"
-    result = invoke_compare(repo / "params.yaml", metrics, runs, out)
+    result = invoke_compare(repo / "params.yaml", study.runs, study.cache, out)
     assert result.exit_code == 0, result.output
     assert out.read_text() in result.stdout
     rows = {
@@ -158,13 +161,14 @@ def test_compare_prints_and_writes_deltas_against_builds_on(tmp_path, repo) -> N
 
 
 def test_compare_names_a_missing_summary_or_run(tmp_path, repo) -> None:
-    result = invoke_compare(repo / "params.yaml", tmp_path, tmp_path, tmp_path / "c.md")
+    cache = CachePaths(tmp_path / "images.npy", tmp_path / "index.csv")
+    result = invoke_compare(repo / "params.yaml", tmp_path, cache, tmp_path / "c.md")
     assert result.exit_code == 1
-    assert "base.json: missing; run `dvc repro summarize@base` first" in result.stderr
+    assert "train.json: missing; run `dvc repro train@base-42` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
-    metrics, runs = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
-    (runs / "v2" / "42" / "predictions.csv").unlink()
-    result = invoke_compare(repo / "params.yaml", metrics, runs, tmp_path / "c.md")
+    study = write_fake_study(tmp_path, ACCURACY, LOSS, [42])
+    (study.runs / "v2" / "42" / "predictions.csv").unlink()
+    result = invoke_compare(repo / "params.yaml", study.runs, study.cache, tmp_path / "c.md")
     assert "predictions.csv: missing; run `dvc repro evaluate@v2-42` first" in result.stderr
     assert not (tmp_path / "c.md").exists()
 
@@ -305,3 +309,130 @@ def test_predict_reports_an_unreadable_file_and_goes_on(tmp_path) -> None:
     assert [(f.file, f.reason) for f in failures] == [
         (str(tmp_path / "loop.jpg"), "Too many levels of symbolic links")
     ]
+
+
+def _unblock(pipe: Path) -> None:
+    """Open `pipe` for writing and close it: a reader stuck waiting for a writer reads EOF."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):  # ENXIO: nobody is reading, nothing to release
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_predict_refuses_a_named_pipe_at_once(tmp_path) -> None:
+    import os
+    import threading
+    import time
+
+    from stages.tools.predict import load_photos
+
+    pipe = tmp_path / "pipe.jpg"
+    os.mkfifo(pipe)
+    release = threading.Timer(5, _unblock, [pipe])  # frees a reader that would hang forever
+    release.daemon = True
+    release.start()
+    started = time.monotonic()
+    good, _, failures = load_photos([pipe], 32, 32)
+    release.cancel()
+    assert time.monotonic() - started < 5 and not good
+    assert [(f.file, f.reason) for f in failures] == [
+        (str(pipe), "not a regular file (a named pipe); photos are read from regular files only")
+    ]
+
+
+def test_predict_refuses_a_file_over_the_archive_cap_without_reading_it(tmp_path) -> None:
+    import tracemalloc
+
+    from stages.ingest.decode import MAX_MEMBER_BYTES
+    from stages.tools.predict import load_photos
+
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_MEMBER_BYTES + 1)  # sparse: no disk, but a reader gets it all
+    tracemalloc.start()
+    _, _, failures = load_photos([huge], 32, 32)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [f.reason for f in failures] == [
+        f"{MAX_MEMBER_BYTES + 1:,} bytes, over the {MAX_MEMBER_BYTES:,}-byte cap for a photo"
+    ]
+    assert peak < 1_000_000
+
+
+def test_predict_on_a_folder_without_photos_is_an_error_naming_it(tmp_path, untrained_model):
+    empty = tmp_path / "holiday"
+    (empty / "inside").mkdir(parents=True)
+    (empty / "inside" / "cat.jpg").write_bytes(b"only in a subfolder")
+    (empty / "notes.txt").write_text("no photo here")
+    model = ["--model", str(untrained_model)]
+    result = runner.invoke(app, ["predict", str(empty), *model])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {empty}: a folder with no photos directly in it "
+        "(looked for .bmp .gif .jpeg .jpg .png .webp)"
+    ]
+    result = runner.invoke(app, ["predict", str(tmp_path / "holi*"), *model])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'holi*'}: no such file (the pattern yields no photo)"
+    ]
+
+
+@pytest.fixture
+def editable(tmp_path, repo) -> tuple[Path, list[str]]:
+    """A params file of its own, and `catdog split` arguments on a 100-photo index."""
+    params = tmp_path / "params.yaml"
+    params.write_text((repo / "params.yaml").read_text())
+    index = tmp_path / "index.csv"
+    rows = [f"{kind}.{i}.jpg,{kind},{i}" for i in range(50) for kind in ("cat", "dog")]
+    index.write_text("filename,category,row\n" + "\n".join(rows) + "\n")
+    arguments = [
+        *("--params", str(params), "split", "--index", str(index)),
+        *("--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")),
+        *("--validation", str(tmp_path / "validation.csv")),
+    ]
+    return params, arguments
+
+
+def split_editing(monkeypatch, edit) -> None:
+    """The split stage, then `edit()`: the params file changes while the command runs."""
+    from stages.ingest import split
+
+    real = split.run
+
+    def run_then_edit(*args: object) -> None:
+        real(*args)
+        edit()
+
+    monkeypatch.setattr(split, "run", run_then_edit)
+
+
+def test_params_edited_while_a_command_runs_fail_it_in_one_line(editable, monkeypatch) -> None:
+    params, arguments = editable
+    text = params.read_text()
+    split_editing(monkeypatch, lambda: params.write_text(text.replace("seed: 42", "seed: 7")))
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2
+    assert error_lines(result.stderr) == [
+        f"error: {params} changed while split ran: split.seed (42 -> 7); run it again"
+    ]
+    # Under DVC the stage is named, and the advice is DVC's.
+    params.write_text(text)
+    monkeypatch.setenv("DVC_STAGE", "split")
+    result = runner.invoke(app, arguments)
+    assert error_lines(result.stderr) == [
+        f"error: {params} changed while split ran: split.seed (42 -> 7); run dvc repro again"
+    ]
+
+
+def test_a_comment_edited_while_a_command_runs_is_no_change(editable, monkeypatch) -> None:
+    params, arguments = editable
+    split_editing(monkeypatch, lambda: params.write_text("# edited\n" + params.read_text()))
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert error_lines(result.stderr) == []
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]

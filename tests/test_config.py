@@ -25,7 +25,7 @@ def test_repo_params_are_valid_and_typed(repo: Path) -> None:
     params = load_params(repo / "params.yaml")
     assert isinstance(params, Params)
     assert list(params.variations) == ["base", "v1", "v2", "v3", "v4", "v5", "v6", "v7"]
-    assert params.data.source == "microsoft"
+    assert params.data.source == "sources/microsoft.yaml"
     assert params.split.test_size == 0.2
     assert (params.image.height, params.image.width) == (120, 120)
     assert params.variations["v4"].optimizer == "adam"
@@ -36,6 +36,16 @@ def test_repo_params_are_valid_and_typed(repo: Path) -> None:
     assert params.variations["v6"].early_stopping is not None
     assert params.variations["v7"].backbone is not None
     assert params.variations["v7"].backbone.weights == "imagenet"
+
+
+def _only_v7(height: int):
+    """An edit leaving v7 (the backbone) the only variation, on photos `height` high."""
+
+    def edit(raw) -> None:
+        raw["variations"] = {"v7": {**raw["variations"]["v7"], "builds_on": None}}
+        raw["image"]["height"] = height
+
+    return edit
 
 
 BAD_PARAMS = [
@@ -66,7 +76,7 @@ BAD_PARAMS = [
     ),
     (_set("split.test_size", 1.5), "split.test_size: Input should be less than 1"),
     (_set("split.test_size", 0), "split.test_size: Input should be greater than 0"),
-    (_set("data.source", "flickr"), "data.source: must be one of microsoft, kaggle, synthetic"),
+    (_set("data.source", "microsoft"), "data.source: must name a source manifest"),
     (_set("image.height", 12), "image.height: Input should be greater than or equal to 16"),
     (_delete("train.seeds"), "train.seeds: missing key"),
     (_set("train.precision", "float16"), "train.precision: Input should be 'float32'"),
@@ -74,6 +84,23 @@ BAD_PARAMS = [
     (_set("variations.v3.builds_on", "v9"), "variations.v3.builds_on: no variation named 'v9'"),
     (_set("variations.base.builds_on", "v5"), "variations.base.builds_on: cycle"),
     (_set("variations.v2.conv_filters", [8, 8, 8, 8, 8]), "variations.v2.conv_filters: block"),
+    # Each of these passed, then failed in a stage after DVC had deleted its outputs.
+    (_set("split.seed", -1), "split.seed: Input should be greater than or equal to 0"),
+    (_set("split.seed", 2**32), "split.seed: Input should be less than or equal to 4294967295"),
+    (_set("train.seeds", [-1]), "train.seeds[0]: Input should be greater than or equal to 0"),
+    (_set("train.seeds", [1, 2**32]), "train.seeds[1]: Input should be less than or equal to"),
+    (_set("split.validation", 0.999), "split.validation: Input should be 'test' or less than"),
+    (_set("split.validation", 0.6), "split.validation: Input should be 'test' or less than"),
+    (_set("variations.v4.learning_rate", float("nan")), "learning_rate: Input should be a finite"),
+    (_set("train.backup_seconds", float("inf")), "train.backup_seconds: Input should be a finite"),
+    (_set("variations.v4.batch_size", 2**40), "variations.v4.batch_size: Input should be less"),
+    (_set("variations.v4.dense_units", [8, 2**40]), "variations.v4.dense_units[1]: Input should"),
+    (_set("variations.v4.conv_filters", [2**40]), "variations.v4.conv_filters[0]: Input should"),
+    (_set("variations.v4.epochs", 2**63), "variations.v4.epochs: Input should be less than or"),
+    (_set("data.source", "a/" + "b" * 256 + ".zip"), "data.source: a file name of at most 255"),
+    (_set("data.source", "b/" * 2100 + ".zip"), "data.source: a path of at most 4096 bytes"),
+    (_set("variations.v7.backbone.weights", "w\x00.h5"), "backbone.weights: a path cannot hold"),
+    (_only_v7(height=31), "variations.v7.backbone: MobileNetV3Small takes photos of at least 32"),
 ]
 
 
@@ -92,6 +119,62 @@ def test_scientific_notation_is_a_float_as_dvc_reads_it(tmp_path, repo) -> None:
     path = write_params(tmp_path, repo, lambda raw: None)
     path.write_text(path.read_text().replace("learning_rate: 0.001", "learning_rate: 1e-3"))
     assert load_params(path).variations["v4"].learning_rate == pytest.approx(1e-3)
+
+
+def test_a_backbone_takes_photos_from_its_smallest_side(tmp_path, repo) -> None:
+    assert load_params(write_params(tmp_path, repo, _only_v7(height=32))).image.height == 32
+
+
+def test_a_union_is_one_line_in_the_users_words(tmp_path, repo) -> None:
+    path = write_params(tmp_path, repo, _set("split.validation", True))
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value) == (
+        f"{path}: split.validation: Input should be 'test' or a valid number (got True)"
+    )
+
+
+def test_a_block_of_the_wrong_type_is_named_in_the_users_words(tmp_path, repo) -> None:
+    path = write_params(tmp_path, repo, _set("split", 5))
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value) == f"{path}: split: Input should be a mapping of keys (got 5)"
+
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("edit", "start"),
+    [
+        (_set("data.source", HUGE), "data.source: must name a source manifest"),
+        (_set("train.precision", HUGE), "train.precision: Input should be 'float32'"),
+        (_set("augment." + HUGE, 1), "augment.xxx"),
+        (_set("variations.v3.builds_on", HUGE), "variations.v3.builds_on: no variation named"),
+    ],
+)
+def test_a_huge_value_is_echoed_by_its_start(tmp_path, repo, edit, start) -> None:
+    path = write_params(tmp_path, repo, edit)
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {start}") and "\n" not in message
+    assert "x" * 50 in message and message.count("x") < 70 and "…" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"split:\n  seed: \xff\n", "not UTF-8 text (byte 0xff at offset 15)"), (None, "is a folder")],
+)
+def test_an_unreadable_params_file_is_one_line_naming_it(tmp_path, content, reason) -> None:
+    path = tmp_path / "params.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value).startswith(f"{path}: {reason}")
 
 
 def test_missing_and_malformed_files(tmp_path) -> None:
@@ -125,6 +208,20 @@ def test_unsafe_variation_names_are_refused(tmp_path, repo, name) -> None:
         load_params(write_params(tmp_path, repo, add))
     assert "variations: names must match [A-Za-z0-9_]+" in str(caught.value)
     assert repr(name) in str(caught.value)
+
+
+@pytest.mark.parametrize(("length", "refused"), [(64, False), (65, True)])
+def test_variation_names_fit_in_a_file_name(tmp_path, repo, length, refused) -> None:
+    def add(raw) -> None:
+        raw["variations"]["v" * length] = dict(raw["variations"]["v4"])
+
+    path = write_params(tmp_path, repo, add)
+    if not refused:
+        assert "v" * length in load_params(path).variations
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    assert str(caught.value).startswith(f"{path}: variations: names of at most 64 characters")
 
 
 def test_empty_variations_are_refused_naming_the_key(tmp_path, repo) -> None:

@@ -19,7 +19,6 @@ LOOSE_TYPES = [
     ("split.seed", 42.0, "a valid integer"),
     ("train.steps_per_execution", "32", "a valid integer"),
     ("image.height", True, "a valid integer"),
-    ("data.synthetic.count", "2000", "a valid integer"),
     ("augment.enabled", "yes", "a valid boolean"),
     ("augment.enabled", 1, "a valid boolean"),
     ("augment.enabled", "true", "a valid boolean"),

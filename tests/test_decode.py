@@ -87,8 +87,23 @@ def test_a_decompression_bomb_is_refused_from_its_header() -> None:
         decode_photo(buffer.getvalue(), 30, 40)
 
 
+# The members of the synthetic archives that are not photos, as decode rejects them.
+NON_PHOTOS = {
+    "microsoft": {
+        "PetImages/Cat/Thumbs.db": "Windows thumbnail cache, not a photo",
+        "PetImages/Dog/Thumbs.db": "Windows thumbnail cache, not a photo",
+        "readme[1].txt": "outside PetImages/Cat/ and PetImages/Dog/: no class",
+        "CDLA-Permissive-2.0.pdf": "outside PetImages/Cat/ and PetImages/Dog/: no class",
+    },
+    "kaggle": {
+        "test1.zip": "outside train.zip, which holds the labelled photos: no class",
+        "sampleSubmission.csv": "outside train.zip, which holds the labelled photos: no class",
+    },
+}
+
+
 def _expected_rejected(layout: str) -> set[str]:
-    names = set()
+    names = set(NON_PHOTOS[layout])
     for index, kind in special_kinds(SMALL_COUNT // 2).items():
         if kind in BROKEN_KINDS:
             if layout == "microsoft":
@@ -106,6 +121,8 @@ def test_both_layouts_keep_and_drop_exactly_the_expected_files(
     images = tmp_path / "images.npy"
     decoded = decode_archive(archive, 24, 24, images, workers=2)
     assert set(decoded.rejected["filename"]) == _expected_rejected(layout)
+    others = decoded.rejected[decoded.rejected["category"] == ""]
+    assert dict(zip(others["filename"], others["reason"], strict=True)) == NON_PHOTOS[layout]
     assert len(decoded.index) == SMALL_COUNT - expected_rejects(SMALL_COUNT)
     pixels = np.load(images)
     assert pixels.shape == (SMALL_COUNT, 24, 24, 3)
@@ -214,12 +231,19 @@ def test_stage_outputs(microsoft_zip, tmp_path, capsys) -> None:
     assert list(pd.read_csv(index).columns) == ["filename", "category", "row"]
     rejected_rows = pd.read_csv(rejected)
     assert list(rejected_rows.columns) == ["filename", "category", "reason"]
-    # Each rejected file keeps its class, as its folder in the archive says.
-    folders = rejected_rows["filename"].str.extract(r"PetImages/(Cat|Dog)/")[0].str.lower()
-    assert len(rejected_rows) and list(rejected_rows["category"]) == list(folders)
+    # Each rejected photo keeps its class, as its folder in the archive says; a member that
+    # is not a photo (Thumbs.db, the readme) has none.
+    photos = rejected_rows.dropna(subset=["category"])
+    folders = photos["filename"].str.extract(r"PetImages/(Cat|Dog)/")[0].str.lower()
+    assert len(photos) and list(photos["category"]) == list(folders)
+    others = rejected_rows[rejected_rows["category"].isna()]
+    assert set(others["filename"]) == set(NON_PHOTOS["microsoft"])
     kept = SMALL_COUNT // 2 - expected_rejects(SMALL_COUNT) // 2
     dropped = expected_rejects(SMALL_COUNT) // 2
-    assert f"cat: {kept} kept, {dropped} dropped; dog: {kept} kept" in capsys.readouterr().err
+    assert (
+        f"cat: {kept} kept, {dropped} dropped; dog: {kept} kept, {dropped} dropped; "
+        "4 other members rejected (not photos)"
+    ) in capsys.readouterr().err
 
 
 def _zip_with(tmp_path, members: dict[str, bytes]):

@@ -37,7 +37,7 @@ def demo_params(repo: Path, tmp_path: Path, *variables: str) -> Params:
 
 def test_the_demo_runs_every_variation_briefly_on_small_synthetic_photos(repo, tmp_path):
     params = demo_params(repo, tmp_path)
-    assert params.data.source == "synthetic"
+    assert params.data.source == "sources/synthetic.yaml"
     assert (params.image.height, params.image.width) == (72, 72)
     study = ["base", "v1", "v2", "v3", "v4", "v5"]
     assert {params.variations[name].epochs for name in study} == {4}
@@ -55,3 +55,17 @@ def test_the_study_size_is_one_variable_away(repo, tmp_path):
 def test_a_side_too_small_for_the_study_networks_is_refused(repo, tmp_path):
     with pytest.raises(ConfigError, match="shrinks a 64x64 image to nothing"):
         demo_params(repo, tmp_path, "DEMO_SIDE=64")
+
+
+def test_the_demo_ends_by_saying_what_ran_and_how_to_look_at_it(repo):
+    dry = subprocess.run(
+        ["make", "-n", "-o", "setup", "demo"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    said = "\n".join(
+        shlex.split(line)[1] for line in dry.stdout.splitlines() if line.startswith("echo ")
+    )
+    assert "a smoke test, not a result" in said
+    assert "synthetic set" in said and "72x72 pixels for 4 epochs" in said
+    for command in ("source .venv/bin/activate", "dvc exp show", "dvc plots diff demo"):
+        assert command in said, command
+    assert "dvc exp apply demo" in said

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.core.config import DataParams, SyntheticParams
+from stages.core.config import DataParams
 from stages.core.errors import CatdogError
 from stages.ingest.download import download, fetch
 
@@ -168,20 +168,22 @@ def test_a_checksum_mismatch_leaves_nothing_behind(server, tmp_path) -> None:
 
 def test_a_wrong_size_is_refused(server, tmp_path) -> None:
     url, _ = server
-    with pytest.raises(CatdogError, match="expected"):
+    with pytest.raises(CatdogError, match="manifest says size"):
         download(url, tmp_path / "photos.zip", len(PAYLOAD) - 10, DIGEST, retries=0, timeout=5)
     assert not any(tmp_path.iterdir())
 
 
+REPO_KAGGLE = Path(__file__).resolve().parents[1] / "sources" / "kaggle.yaml"
+
+
 def _data(source: str) -> DataParams:
-    return DataParams(
-        source=source,
-        url="http://127.0.0.1:9/none",
-        size=1,
-        sha256="0" * 64,
-        kaggle_competition="dogs-vs-cats",
-        synthetic=SyntheticParams(count=40, seed=0, layout="microsoft"),
-    )
+    return DataParams(source=source)
+
+
+def _synthetic_manifest(folder: Path) -> str:
+    manifest = folder / "synthetic.yaml"
+    manifest.write_text("kind: synthetic\ncount: 40\nseed: 0\nlayout: microsoft\n")
+    return str(manifest)
 
 
 def test_local_zip_source_is_checked_and_copied(microsoft_zip, tmp_path) -> None:
@@ -196,8 +198,9 @@ def test_a_missing_local_zip_is_named(tmp_path) -> None:
 
 
 def test_synthetic_source_is_deterministic(tmp_path) -> None:
-    fetch(_data("synthetic"), tmp_path / "a.zip")
-    fetch(_data("synthetic"), tmp_path / "b.zip")
+    manifest = _synthetic_manifest(tmp_path)
+    fetch(_data(manifest), tmp_path / "a.zip")
+    fetch(_data(manifest), tmp_path / "b.zip")
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
@@ -206,7 +209,7 @@ def test_kaggle_without_credentials_says_where_they_go(tmp_path, monkeypatch) ->
     monkeypatch.delenv("KAGGLE_KEY", raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
     with pytest.raises(CatdogError, match=r"no credentials; put kaggle\.json in ~/\.kaggle"):
-        fetch(_data("kaggle"), tmp_path / "photos.zip")
+        fetch(_data(str(REPO_KAGGLE)), tmp_path / "photos.zip")
 
 
 class FakeKaggleApi:
@@ -248,7 +251,7 @@ def test_kaggle_403_explains_the_rules(fake_kaggle, tmp_path, monkeypatch) -> No
         match=r"403 Forbidden: accept the competition's rules at "
         r"https://www.kaggle.com/competitions/dogs-vs-cats/rules",
     ):
-        fetch(_data("kaggle"), tmp_path / "raw" / "photos.zip")
+        fetch(_data(str(REPO_KAGGLE)), tmp_path / "raw" / "photos.zip")
     assert not (tmp_path / "raw" / "photos.zip").exists()
     assert list((tmp_path / "raw").iterdir()) == []
 
@@ -258,7 +261,7 @@ def test_kaggle_download_lands_at_the_target(
 ) -> None:
     monkeypatch.setattr(fake_kaggle, "archive", kaggle_zip)
     target = tmp_path / "raw" / "photos.zip"
-    fetch(_data("kaggle"), target)
+    fetch(_data(str(REPO_KAGGLE)), target)
     assert target.read_bytes() == kaggle_zip.read_bytes()
     assert list((tmp_path / "raw").iterdir()) == [target]
 
@@ -363,7 +366,7 @@ def test_a_body_longer_than_data_size_stops_at_data_size(
         unlink(self, missing_ok=missing_ok)
 
     monkeypatch.setattr(Path, "unlink", recording_unlink)
-    with pytest.raises(CatdogError, match=r"data\.size"):
+    with pytest.raises(CatdogError, match=r"source manifest('s| says) size"):
         download(url, target, len(PAYLOAD), DIGEST, retries=0, timeout=5)
     assert not any(tmp_path.iterdir())
     assert all(size <= len(PAYLOAD) for size in removed.values())
@@ -373,7 +376,7 @@ def test_a_body_longer_than_data_size_stops_at_data_size(
 def test_a_data_size_larger_than_the_archive_is_named_after_one_request(scripted, tmp_path):
     url, server = scripted
     target = tmp_path / "photos.zip"
-    with pytest.raises(CatdogError, match=r"archive is 1,048,580 bytes, but data\.size expected"):
+    with pytest.raises(CatdogError, match=r"1,048,580 bytes, but the source manifest says"):
         download(url, target, len(PAYLOAD) + 1000, DIGEST, retries=3, backoff=0.01, timeout=5)
     assert server.ranges == [None] and not any(tmp_path.iterdir())
 
@@ -382,7 +385,7 @@ def test_without_a_length_a_too_large_data_size_is_named_at_the_416(scripted, tm
     url, server = scripted
     server.script = [(200, {"Content-Length": None}, PAYLOAD)]
     target = tmp_path / "photos.zip"
-    with pytest.raises(CatdogError, match=r"archive is 1,048,580 bytes, but data\.size expected"):
+    with pytest.raises(CatdogError, match=r"1,048,580 bytes, but the source manifest says"):
         download(url, target, len(PAYLOAD) + 1000, DIGEST, retries=3, backoff=0.01, timeout=5)
     assert server.ranges == [None, f"bytes={len(PAYLOAD)}-"]
     assert sum(server.sent) == len(PAYLOAD), "one download, not three"

@@ -169,6 +169,6 @@ def test_a_wrong_size_names_the_url_and_both_sizes(server, tmp_path) -> None:
     with pytest.raises(CatdogError) as caught:
         download(url, tmp_path / "photos.zip", len(PAYLOAD) - 10, DIGEST, retries=0, timeout=5)
     assert str(caught.value) == (
-        f"download {url}: the server's archive is {len(PAYLOAD):,} bytes, but data.size "
-        f"expected {len(PAYLOAD) - 10:,}; check data.size (and data.sha256)"
+        f"download {url}: the server's archive is {len(PAYLOAD):,} bytes, but the source "
+        f"manifest says size {len(PAYLOAD) - 10:,}; check its size (and sha256)"
     )

@@ -1,46 +1,56 @@
-"""dvc.yaml stays in step with params.yaml where DVC cannot template (top-level plots,
-the compare stage's deps)."""
+"""dvc.yaml's shape: one validation stage upstream of everything, runs by variation and
+seed, figures where their data is made, plots and artifacts that follow params.yaml."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import pandas as pd
 from ruamel.yaml import YAML
 
 from stages.core.config import load_params
+from stages.reporting.plot import curve_tables, overlay_tables
 
 
 def load(repo):
     return YAML(typ="safe").load((repo / "dvc.yaml").read_text())
 
 
-def test_every_variation_is_plotted_and_compared(repo) -> None:
-    dvc = load(repo)
-    variations = list(load_params(repo / "params.yaml").variations)
-    plotted = {}
-    for entry in dvc["plots"]:
-        ((title, spec),) = entry.items()
-        plotted[title] = spec
-    for name in variations:
-        history = f"plots/{name}/history.csv"
-        assert plotted[f"{name} accuracy"]["y"] == {history: ["accuracy", "val_accuracy"]}
-        assert plotted[f"{name} loss"]["y"] == {history: ["loss", "val_loss"]}
-        assert plotted["test accuracy, all variations"]["y"][history] == "val_accuracy"
-        assert plotted["test loss, all variations"]["y"][history] == "val_loss"
-        assert f"metrics/{name}.json" in dvc["stages"]["compare"]["deps"]
-        figures_all = dvc["stages"]["figures_all"]["deps"]
-        for source in (history, "metrics/compare.json", "runs"):
-            assert source in figures_all, source
-    assert "runs" in dvc["stages"]["compare"]["deps"]
+def body(stage: dict) -> dict:
+    return stage.get("do") or stage
 
 
-def test_every_figure_is_an_image_plot_and_evaluate_feeds_dvc_templates(repo) -> None:
+def _outputs(stage) -> list[str]:
+    listed = [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]
+    return [next(iter(entry)) if isinstance(entry, dict) else entry for entry in listed]
+
+
+def test_the_graph_is_short_and_reads_top_to_bottom(repo) -> None:
     stages = load(repo)["stages"]
-    assert stages["figures_data"]["plots"] == ["plots/class_counts.png", "plots/samples.png"]
-    assert stages["figures_all"]["plots"] == ["plots/curves_all.png", "plots/gallery.png"]
-    assert stages["figures"]["do"]["plots"] == [
-        f"plots/${{key}}/{name}.png" for name in ("curves", "confusion", "roc")
+    assert list(stages) == [
+        "validate",
+        "download",
+        "decode",
+        "inspect",
+        "split",
+        "train",
+        "evaluate",
+        "summarize",
+        "compare",
     ]
+    assert len((repo / "dvc.yaml").read_text().splitlines()) <= 300
+
+
+def test_figures_are_drawn_where_their_data_is_made(repo) -> None:
+    stages = load(repo)["stages"]
+    assert _outputs(stages["inspect"])[1:] == ["plots/class_counts.png", "plots/samples.png"]
+    summarized = _outputs(body(stages["summarize"]))
+    for name in ("accuracy.csv", "loss.csv", "curves.png", "confusion.png", "roc.png"):
+        assert f"plots/${{key}}/{name}" in summarized
+    compared = _outputs(stages["compare"])
+    for name in ("accuracy.csv", "loss.csv", "curves_all.png", "gallery.png"):
+        assert f"plots/{name}" in compared
     (confusion,), (roc,) = (entry.values() for entry in stages["evaluate"]["plots"])
     assert (confusion["template"], confusion["x"], confusion["y"]) == (
         "confusion",
@@ -48,6 +58,34 @@ def test_every_figure_is_an_image_plot_and_evaluate_feeds_dvc_templates(repo) ->
         "predicted",
     )
     assert (roc["template"], roc["x"], roc["y"]) == ("simple", "fpr", "tpr")
+
+
+def test_the_curves_say_which_photos_they_were_measured_on(repo) -> None:
+    """Per variation, train beside validation or test (split.validation); overlaid, every
+    variation's curve with the y field named for the held-out photos."""
+    history = pd.DataFrame(
+        {"epoch": [1, 2], "accuracy": [0.5, 0.6], "loss": [0.7, 0.6]}
+        | {"val_accuracy": [0.55, 0.65], "val_loss": [0.69, 0.62]}
+    )
+    for held_out in ("validation", "test"):
+        tables = curve_tables(history, held_out)
+        assert set(tables["accuracy"]["curve"]) == {"train", held_out}
+        assert list(tables["loss"].columns) == ["epoch", "curve", "loss"]
+        held = tables["accuracy"][tables["accuracy"]["curve"] == held_out]
+        assert list(held["accuracy"]) == [0.55, 0.65]
+        overlay = overlay_tables({"v4": history, "v5": history}, held_out)
+        assert list(overlay["accuracy"].columns) == ["epoch", "curve", f"{held_out}_accuracy"]
+        assert set(overlay["loss"]["curve"]) == {"v4", "v5"}
+    template = json.loads((repo / ".dvc" / "plots" / "curves.json").read_text())
+    assert template["encoding"]["color"]["field"] == "curve"
+    stages = load(repo)["stages"]
+    for stage in (body(stages["summarize"]), stages["compare"]):
+        for entry in stage["plots"]:
+            ((path, spec),) = entry.items() if isinstance(entry, dict) else [(entry, {})]
+            if path.endswith(".csv"):
+                assert (spec["template"], spec["x"]) == ("curves", "epoch"), path
+    assert "split.validation" in body(stages["summarize"])["params"]
+    assert "split.validation" in stages["compare"]["params"]
 
 
 def test_runs_are_variation_by_seed_and_track_only_their_own_variation(repo) -> None:
@@ -58,12 +96,12 @@ def test_runs_are_variation_by_seed_and_track_only_their_own_variation(repo) -> 
     assert "variations.${item.variation}" in params and "variations" not in params
     # Adding a seed must not rerun the runs of the other seeds.
     assert "train" not in params and "train.seeds" not in params
-    assert stages["summarize"]["do"]["params"] == ["train.seeds"]
+    assert "train.seeds" in body(stages["summarize"])["params"]
 
 
 def test_metrics_are_small_uncached_json(repo) -> None:
     stages = load(repo)["stages"]
-    assert stages["summarize"]["do"]["metrics"] == [{"metrics/${key}.json": {"cache": False}}]
+    assert body(stages["summarize"])["metrics"] == [{"metrics/${key}.json": {"cache": False}}]
     run = "runs/${item.variation}/${item.seed}"
     assert stages["evaluate"]["metrics"] == [{f"{run}/test.json": {"cache": False}}]
     assert stages["train"]["metrics"] == [
@@ -72,56 +110,52 @@ def test_metrics_are_small_uncached_json(repo) -> None:
     ]
 
 
-def test_validation_comes_before_every_stage_that_params_could_cost(repo) -> None:
+def test_validate_tracks_every_block_and_guards_what_params_could_cost(repo) -> None:
     stages = load(repo)["stages"]
-    assert "data/validated/data.ok" in stages["download"]["deps"]
-    assert set(stages["validate_data"]["params"]) >= {"data", "split", "image"}
-    assert "data/validated/${item.variation}.ok" in stages["train"]["deps"]
-    validated = {
-        p.replace("${key}", "${item.variation}") for p in stages["validate"]["do"]["params"]
-    }
-    blocks = {p.split(".")[0] if p.startswith("train.") else p for p in stages["train"]["params"]}
-    assert blocks <= validated
+    validate = stages["validate"]
+    blocks = set(load_params(repo / "params.yaml").model_dump())
+    assert set(validate["params"]) == blocks
+    assert validate["outs"] == ["${path.valid}"]
+    for name in ("download", "train", "compare"):
+        assert "${path.valid}" in body(stages[name])["deps"], name
+    # A split that cannot be made is refused by inspect, upstream of split.
+    assert "${path.splittable}" in stages["split"]["deps"]
+    assert stages["inspect"]["params"] == ["split"]
 
 
 def _commands(stages) -> dict[str, str]:
-    return {name: (stage.get("do") or stage)["cmd"] for name, stage in stages.items()}
+    return {name: body(stage)["cmd"] for name, stage in stages.items()}
 
 
 def test_every_variation_name_in_a_command_is_single_quoted(repo) -> None:
     for name, cmd in _commands(load(repo)["stages"]).items():
         unquoted = re.sub(r"'[^']*'", "", cmd)
-        assert "${" not in unquoted, f"{name}: {cmd}"
+        assert "${key}" not in unquoted and "${item." not in unquoted, f"{name}: {cmd}"
 
 
-def _outputs(stage) -> list[str]:
-    listed = [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]
-    return [next(iter(entry)) if isinstance(entry, dict) else entry for entry in listed]
-
-
-def _one_run(path: str) -> str:
+def _resolve(path: str, paths: dict[str, str]) -> str:
     """A templated path as it reads for variation v4 and seed 42."""
     for template, value in (("${key}", "v4"), ("${item.variation}", "v4"), ("${item.seed}", "42")):
         path = path.replace(template, value)
-    return path.replace("${train.seeds.0}", "42")
+    for key, value in paths.items():
+        path = path.replace(f"${{path.{key}}}", value)
+    return path
 
 
-def test_validate_data_runs_before_every_other_stage(repo) -> None:
-    """A variation's name reaches a shell only after validate_data, which tracks the names
+def test_validate_runs_before_every_other_stage(repo) -> None:
+    """A variation's name reaches a shell only after validate, which tracks the names
     (variations), has refused unsafe ones; so do the compare params, and a builds_on cycle
-    stops whichever stage is asked for. Every stage must be downstream of it, even with
-    the variations gone (compare then has no producer upstream but validate_data)."""
-    stages = load(repo)["stages"]
-    assert {"variations", "compare"} <= set(stages["validate_data"]["params"])
+    stops whichever stage is asked for."""
+    dvc = load(repo)
+    stages, paths = dvc["stages"], dvc["vars"][0]["path"]
     producer = {}
     for name, stage in stages.items():
-        for out in _outputs(stage.get("do") or stage):
-            producer[_one_run(out)] = name
+        for out in _outputs(body(stage)):
+            producer[_resolve(out, paths)] = name
 
     def upstream(name: str) -> set[str]:
-        stage = stages[name].get("do") or stages[name]
         found = set()
-        for dep in map(_one_run, stage.get("deps", [])):
+        for dep in (_resolve(dep, paths) for dep in body(stages[name]).get("deps", [])):
             # A folder dep depends on every output inside it.
             for out, parent in producer.items():
                 if out == dep or out.startswith(f"{dep}/"):
@@ -129,41 +163,46 @@ def test_validate_data_runs_before_every_other_stage(repo) -> None:
         return found
 
     for name in stages:
-        if name != "validate_data":
-            assert "validate_data" in upstream(name), name
-    assert "data/validated/data.ok" in stages["compare"]["deps"]
+        if name != "validate":
+            assert "validate" in upstream(name), name
 
 
 def test_every_params_block_a_stage_reads_is_validated_upstream(repo) -> None:
     stages = load(repo)["stages"]
-    validated = {*stages["validate_data"]["params"], *stages["validate"]["do"]["params"]}
+    validated = set(stages["validate"]["params"])
     for name, stage in stages.items():
-        for block in (stage.get("do") or stage).get("params", []):
-            top = block.split(".")[0]
-            assert top in validated or block in validated, f"{name}: {block}"
+        for block in body(stage).get("params", []):
+            assert block.split(".")[0] in validated, f"{name}: {block}"
 
 
-def test_history_is_plotted_only_against_epoch(repo) -> None:
-    dvc = load(repo)
-    train = dvc["stages"]["train"]
+def test_each_run_plots_its_own_curves_against_epoch(repo) -> None:
+    train = load(repo)["stages"]["train"]
     ((history, spec),) = train["plots"][0].items()  # each run's own curves, dvclive's TSVs
     assert history == "runs/${item.variation}/${item.seed}/dvclive/plots/metrics"
     # dvclive's step is the 1-based epoch (stages/training/history.py), titled so.
     assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "step", "epoch")
-    for entry in dvc["plots"]:
-        ((title, spec),) = entry.items()
-        assert (spec["template"], spec["x"], spec["x_label"]) == ("epochs", "epoch", "epoch")
-        assert spec["y_label"] in title
-    template = (repo / ".dvc" / "plots" / "epochs.json").read_text()
-    assert '"format": "d"' in template and '"tickMinStep": 1' in template
+    for template in ("epochs", "curves"):
+        text = (repo / ".dvc" / "plots" / f"{template}.json").read_text()
+        assert '"format": "d"' in text and '"tickMinStep": 1' in text
 
 
-def test_every_model_is_a_dvc_artifact(repo) -> None:
+def test_every_variation_is_an_artifact_whatever_its_seeds(repo) -> None:
     artifacts = load(repo)["artifacts"]
     variations = list(load_params(repo / "params.yaml").variations)
     assert sorted(artifacts) == sorted(f"catdog-{name}" for name in variations)
     for name in variations:
         artifact = artifacts[f"catdog-{name}"]
-        assert artifact["path"] == f"models/{name}/42.keras"  # the study's seed
-        assert artifact["type"] == "model"
-        assert artifact["desc"] and name in artifact["labels"]
+        # The variation's folder: one model per seed of train.seeds.
+        assert artifact["path"] == f"models/{name}"
+        assert artifact["type"] == "model" and artifact["desc"].startswith(f"{name}:")
+
+
+def test_the_root_holds_no_placeholder_files(repo) -> None:
+    files = [path.name for path in repo.iterdir() if path.is_file()]
+    stray = [name for name in files if not name.startswith(".") and "." not in name]
+    assert set(stray) <= {"Makefile", "LICENSE"}, stray
+    download = load(repo)["stages"]["download"]
+    assert "${data.source}" in download["deps"]
+    for manifest in ("microsoft", "kaggle", "synthetic"):
+        text = (repo / "sources" / f"{manifest}.yaml").read_text()
+        assert f"kind: {manifest}" in text

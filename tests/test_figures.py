@@ -11,12 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_fake_study
+from conftest import FakeStudy, write_fake_study
 from PIL import Image
 
 from stages.core.config import load_params
 from stages.reporting import figures
-from stages.reporting.compare import CompareInputs, CompareOutputs, best_variation, compare
+from stages.reporting.compare import (
+    CompareInputs,
+    CompareOutputs,
+    best_variation,
+    compare,
+    heading,
+)
 from stages.reporting.evaluate import predictions_table, roc_table
 from stages.reporting.plot import gallery_items
 
@@ -94,11 +100,16 @@ def test_every_figure_draws_and_saves_identical_bytes_twice(tmp_path) -> None:
 
 def test_class_counts_reads_the_class_of_rejected_files_from_decode() -> None:
     rejected = pd.DataFrame(
-        {"filename": ["PetImages/Cat/666.jpg"], "category": ["cat"], "reason": ["empty"]}
+        {
+            "filename": ["PetImages/Cat/666.jpg", "PetImages/Cat/Thumbs.db"],
+            "category": ["cat", None],  # a member that is not a photo has no class
+            "reason": ["empty", "not a photo"],
+        }
     )
     figure = figures.class_counts_figure(_index(10), rejected)
     labels = [text.get_text() for text in figure.axes[0].texts]
     assert labels == ["6", "5", "5", "5"]  # cats 5 + 1 rejected, dogs 5; kept 5 and 5
+    assert figure.axes[0].get_title() == "Class counts: 10 kept, 1 rejected"
 
 
 def test_sample_rows_are_stable_and_balanced() -> None:
@@ -175,9 +186,9 @@ LOSS = {
 
 
 @pytest.fixture
-def study(tmp_path) -> CompareInputs:
+def study(tmp_path) -> FakeStudy:
     """Three seeds of every variation, summarised by the real summarize stage."""
-    return CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, SEEDS))
+    return write_fake_study(tmp_path, ACCURACY, LOSS, SEEDS)
 
 
 def with_seeds(params, seeds: list[int]):
@@ -194,11 +205,11 @@ def test_best_variation_follows_params(repo, study, best_by, best) -> None:
     assert best_variation(params, metrics) == best
 
 
-def report_of(params, inputs: CompareInputs) -> tuple[str, dict]:
+def report_of(params, study: FakeStudy) -> tuple[str, dict]:
     """The comparison report, and its JSON twin."""
-    folder = inputs.metrics
+    folder = study.metrics
     outputs = CompareOutputs(folder / "c.md", folder / "c.html", folder / "c.json")
-    return compare(params, inputs, outputs), json.loads(outputs.json.read_text())
+    return compare(params, CompareInputs(study.runs), outputs), json.loads(outputs.json.read_text())
 
 
 def test_report_tests_each_difference_and_has_html_and_json_twins(repo, study) -> None:
@@ -264,8 +275,9 @@ def test_one_seed_gives_no_verdict_and_says_why(repo, tmp_path) -> None:
     """The demo's case: one seed, where McNemar finds the two trained models apart
     (v6 and v7 against v4: 11 and 10 photos one way, p = 0.0010 and 0.0020)."""
     one_seed = {name: values[:1] for name, values in ACCURACY.items()}
-    inputs = CompareInputs(*write_fake_study(tmp_path, one_seed, LOSS, [42]))
-    report, verdict = report_of(load_params(repo / "params.yaml"), inputs)
+    report, verdict = report_of(
+        load_params(repo / "params.yaml"), write_fake_study(tmp_path, one_seed, LOSS, [42])
+    )
     rows = {line.split("|")[1].strip(): line for line in report.splitlines() if "| v4 |" in line}
     assert "| v6 | v4 | 0.8000 | - | -0.1100 | - | - | too few seeds | 0.0010 |" in rows["v6"]
     assert (
@@ -284,7 +296,7 @@ def test_one_seed_gives_no_verdict_and_says_why(repo, tmp_path) -> None:
 
 def test_two_seeds_are_still_too_few(repo, tmp_path) -> None:
     two_seeds = {name: values[:2] for name, values in ACCURACY.items()}
-    inputs = CompareInputs(*write_fake_study(tmp_path, two_seeds, LOSS, [1, 2]))
+    inputs = write_fake_study(tmp_path, two_seeds, LOSS, [1, 2])
     report, verdict = report_of(with_seeds(load_params(repo / "params.yaml"), [1, 2]), inputs)
     assert "`train.seeds` has 2 seeds, and a verdict" in report
     assert {pair["verdict"] for pair in verdict["pairs"]} == {"too few seeds"}
@@ -294,7 +306,7 @@ def test_two_seeds_are_still_too_few(repo, tmp_path) -> None:
 def test_three_seeds_that_overlap_name_no_best(repo, tmp_path) -> None:
     """v4 is highest on average, but v3 beats it on one seed: no significant difference."""
     close = {**ACCURACY, "v3": [0.92, 0.90, 0.90]}
-    inputs = CompareInputs(*write_fake_study(tmp_path, close, LOSS, SEEDS))
+    inputs = write_fake_study(tmp_path, close, LOSS, SEEDS)
     report, verdict = report_of(with_seeds(load_params(repo / "params.yaml"), SEEDS), inputs)
     assert (
         "Highest test accuracy (`compare.best_by: accuracy` in params.yaml): v4 (0.9167), but "
@@ -309,9 +321,7 @@ def test_v6_at_its_maximum_is_reported_as_capped_not_as_stopped(repo, tmp_path) 
     params = with_seeds(load_params(repo / "params.yaml"), SEEDS)
     v6 = params.variations["v6"].model_copy(update={"epochs": 2})
     params = params.model_copy(update={"variations": {**params.variations, "v6": v6}})
-    report, verdict = report_of(
-        params, CompareInputs(*write_fake_study(tmp_path, ACCURACY, LOSS, SEEDS))
-    )
+    report, verdict = report_of(params, write_fake_study(tmp_path, ACCURACY, LOSS, SEEDS))
     assert (
         "Epochs: v6 (v4 with early stopping, at most 2 epochs) was best at epoch 1 and "
         "reached its maximum of 2 epochs without stopping, and v4's validation loss was "
@@ -328,3 +338,12 @@ def test_the_overlay_names_the_photos_its_curves_were_measured_on(held_out) -> N
     figure = figures.overlay_figure({"base": _history(), "v1": _history(offset=0.05)}, held_out)
     titles = [axes.get_title() for axes in figure.axes]
     assert titles == [f"{held_out} accuracy, all variations", f"{held_out} loss, all variations"]
+
+
+def test_a_report_on_synthetic_photos_says_it_is_a_smoke_test_first(repo) -> None:
+    params = load_params(repo / "params.yaml")
+    assert heading(params, None) == "# Variations compared"
+    assert heading(params, 2000) == (
+        "# Variations compared: a smoke test, not a result (2,000 synthetic photos at "
+        "120x120, 10-200 epochs)"
+    )

@@ -7,7 +7,13 @@ import pytest
 from conftest import offline
 
 from stages.core.config import load_params
-from stages.training.model import build_classifier, build_optimizer, build_trainer
+from stages.core.dataset import CachePaths
+from stages.training.model import (
+    build_classifier,
+    build_optimizer,
+    build_trainer,
+    precision_warning,
+)
 
 # Worked by hand from the table (valid padding, 120x120x3 input), e.g. base:
 # conv 3x3x3x16+16, conv 3x3x16x32+32, flatten 28*28*32 = 25,088, dense 1024, 2048, 1.
@@ -70,3 +76,40 @@ def test_optimizer_and_learning_rate(params, name, kind) -> None:
     optimizer = build_optimizer(params.variations[name])
     assert isinstance(optimizer, kind)
     assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
+def test_mixed_float16_without_a_gpu_is_warned_in_one_line(monkeypatch) -> None:
+    assert keras.distribution.list_devices() == ["cpu:0"]  # this machine: no GPU
+    (line,) = (precision_warning("mixed_float16") or "").splitlines()
+    assert line.startswith("warning: train.precision mixed_float16 with no GPU visible")
+    assert "set train.precision to float32 (or mixed_bfloat16" in line
+    assert precision_warning("float32") is None
+    assert precision_warning("mixed_bfloat16") is None
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda: ["gpu:0", "gpu:1"])
+    assert precision_warning("mixed_float16") is None
+
+
+def test_training_starts_with_the_warning_once(monkeypatch, capsys, tmp_path, repo) -> None:
+    from stages.training import train as train_module
+
+    class Started(Exception):
+        """Raised where the photos would be read: the warning comes before."""
+
+    def started(*args: object) -> None:
+        raise Started
+
+    monkeypatch.setattr(train_module, "load_split", started)
+    params = load_params(repo / "params.yaml")
+    mixed = params.model_copy(
+        update={"train": params.train.model_copy(update={"precision": "mixed_float16"})}
+    )
+    paths = train_module.TrainInputs(CachePaths(tmp_path, tmp_path), tmp_path, tmp_path, tmp_path)
+    outputs = train_module.TrainOutputs(tmp_path, tmp_path, tmp_path)
+    with pytest.raises(Started):
+        train_module.train(mixed, "v4", 42, paths, outputs)
+    assert capsys.readouterr().err.splitlines() == [
+        f"train@v4-42: {precision_warning('mixed_float16')}"
+    ]
+    with pytest.raises(Started):
+        train_module.train(params, "v4", 42, paths, outputs)
+    assert capsys.readouterr().err == ""

@@ -36,7 +36,11 @@ def test_dvc_writes_the_committed_file_back_unchanged(repo, tmp_path) -> None:
     ("override", "old", "new"),
     [
         ("variations.v5.batch_size=16", "    batch_size: 32", "    batch_size: 16"),
-        ("data.source=synthetic", "  source: microsoft", "  source: synthetic"),
+        (
+            "data.source=sources/synthetic.yaml",
+            "  source: sources/microsoft.yaml",
+            "  source: sources/synthetic.yaml",
+        ),
         ("variations.base.epochs=6", "    epochs: 50", "    epochs: 6"),
         (
             "train.precision=mixed_bfloat16",

@@ -32,9 +32,10 @@ pytestmark = pytest.mark.slow
 VARIATIONS = ("base", "v1", "v2", "v3", "v4", "v5", "v6", "v7")
 
 
+TINY_COUNT = 120
+
+
 def tiny(params) -> None:
-    params["data"]["source"] = "synthetic"
-    params["data"]["synthetic"]["count"] = 120
     for variation in params["variations"].values():
         variation["epochs"] = 1  # v6's maximum too
     # v7: random weights (no download), its frozen phase the one epoch.
@@ -54,7 +55,7 @@ def import_log(tmp_path_factory) -> Path:
 def workspace(tmp_path_factory, import_log) -> Path:
     """A git + DVC copy of the project, reproduced once on the tiny synthetic set, with
     every stage's command recording the project modules it loads (import_probe)."""
-    root = make_workspace(tmp_path_factory.mktemp("project"), tiny)
+    root = make_workspace(tmp_path_factory.mktemp("project"), tiny, TINY_COUNT)
     probe = {"PYTHONPATH": str(IMPORT_PROBE), "CATDOG_IMPORT_LOG": str(import_log)}
     run(["dvc", "repro"], root, env=probe)
     return root
@@ -96,6 +97,7 @@ def test_every_variation_has_metrics(workspace) -> None:
     # `dvc metrics show` leaves out null values: v4's own file has them.
     assert json.loads((workspace / "metrics/v4.json").read_text())["best_epoch"] is None
     compare = (workspace / "metrics" / "compare.md").read_text()
+    assert compare.startswith("# Variations compared: a smoke test, not a result (120 synthetic")
     assert compare.count("\n| ") == 9  # header + eight variations
     assert "Epochs: v6 (v4 with early stopping, at most 1 epochs)" in compare
     assert "| v4 | v2 |" in compare and "| >0.90 | <0.25 | 1.69 h |" in compare
@@ -145,30 +147,34 @@ def test_history_plots_run_over_whole_epochs_with_titled_axes(workspace) -> None
         assert encoding["x"]["axis"] == {"format": "d", "tickMinStep": 1}
         assert encoding["y"]["title"] == Path(title).stem
         assert {row["step"] for row in render["content"]["data"]["values"]} == {"1"}
-    for name in VARIATIONS:
+    # Each variation's mean curves, train beside validation (split.validation is 0.1);
+    # overlaid, every variation's validation curve, its y axis saying so.
+    for name in (*VARIATIONS, None):
         for metric in ("accuracy", "loss"):
-            ((render,),) = [shown[f"{name} {metric}"]]
+            ((render,),) = [shown[f"plots/{name}/{metric}.csv" if name else f"plots/{metric}.csv"]]
             encoding = render["content"]["encoding"]
             assert encoding["x"]["field"] == "epoch"
             assert encoding["x"]["axis"] == {"format": "d", "tickMinStep": 1}
-            assert (encoding["x"]["title"], encoding["y"]["title"]) == ("epoch", metric)
-            epochs = {row["epoch"] for row in render["content"]["data"]["values"]}
-            assert epochs == {"1"}
+            y_title = metric if name else f"validation_{metric}"
+            assert (encoding["x"]["title"], encoding["y"]["title"]) == ("epoch", y_title)
+            rows = render["content"]["data"]["values"]
+            assert {row["epoch"] for row in rows} == {"1"}
+            curves = {"train", "validation"} if name else set(VARIATIONS)
+            assert {row["curve"] for row in rows} == curves
+            assert "test" not in json.dumps(encoding)
 
 
-def test_a_registered_model_comes_back_with_dvc_artifacts_get(workspace, tmp_path) -> None:
-    # Register v4's model as the model registry does (a GTO tag on a commit with
-    # dvc.lock), get it, then put the workspace's git state back as it was.
+def get_registered_model(workspace: Path, artifact: str, out: Path) -> None:
+    """Register an artifact as the model registry does (a GTO tag on a commit with
+    dvc.lock), `dvc artifacts get` it into `out`, then put the workspace's git state back."""
     identity = ["-c", "user.name=catdog", "-c", "user.email=catdog@example.com"]
-    run(["git", "add", "dvc.lock"], workspace)
+    run(["git", "add", "dvc.lock", "params.yaml"], workspace)
     run(["git", *identity, "commit", "-qm", "lock"], workspace)
     try:
-        run(["git", *identity, "tag", "-a", "catdog-v4@v0.1.0", "-m", "v4"], workspace)
-        out = tmp_path / "v4.keras"
-        run(["dvc", "artifacts", "get", str(workspace), "catdog-v4", "-o", str(out)], tmp_path)
-        assert out.read_bytes() == (workspace / "models" / "v4" / "42.keras").read_bytes()
+        run(["git", *identity, "tag", "-a", f"{artifact}@v0.1.0", "-m", artifact], workspace)
+        run(["dvc", "artifacts", "get", str(workspace), artifact, "-o", str(out)], out.parent)
     finally:
-        run(["git", "tag", "-d", "catdog-v4@v0.1.0"], workspace, check=False)
+        run(["git", "tag", "-d", f"{artifact}@v0.1.0"], workspace, check=False)
         run(["git", "reset", "-q", "HEAD~1"], workspace)
 
 
@@ -234,7 +240,7 @@ def test_editing_a_drawing_module_reruns_no_training_or_evaluation(workspace) ->
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
     finally:
         path.write_bytes(original)
-    assert set(status) == {"figures_data", "figures_all", *(f"figures@{v}" for v in VARIATIONS)}
+    assert set(status) == {"inspect", "compare", *(f"summarize@{v}" for v in VARIATIONS)}
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +254,8 @@ def plots_page(workspace, tmp_path_factory) -> Path:
 def test_plots_render_for_every_variation_with_no_network_scripts(plots_page) -> None:
     html = plots_page.read_text()
     for name in VARIATIONS:
-        assert f'id = "{name}_accuracy"' in html and f'id = "{name}_loss"' in html  # dvc.yaml
+        assert f'id = "plots_{name}_accuracy_csv"' in html  # summarize's curves
+        assert f'id = "plots_{name}_loss_csv"' in html
         assert f'id = "runs_{name}_42_predictions_csv"' in html  # DVC's confusion template
         assert f'id = "runs_{name}_42_roc_csv"' in html
         for curve in CURVES:  # each run's own curves, as dvclive wrote them
@@ -344,11 +351,10 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
     try:
         edit_params(workspace, lambda p: p["variations"]["v5"].__setitem__("batch_size", 16))
         status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-        # validate_data tracks every variation's name (and refuses unsafe ones); its marker
-        # stays byte-identical, so it reruns nothing after it.
+        # validate tracks every block (and refuses unsafe names); its marker stays
+        # byte-identical, so it reruns nothing after it.
         assert set(status) == {
-            "validate_data",
-            "validate@v5",
+            "validate",
             "train@v5-42",
             "evaluate@v5-42",
             "compare",
@@ -357,7 +363,7 @@ def test_editing_one_variation_invalidates_only_its_stages(workspace) -> None:
         (workspace / "params.yaml").write_text(original)
 
 
-def test_seeds_and_a_validation_split_summarise_a_variation(workspace) -> None:
+def test_seeds_a_validation_split_and_the_registered_model(workspace) -> None:
     original = (workspace / "params.yaml").read_text()
     try:
         edit_params(workspace, _set("train.seeds", [42, 7]))
@@ -380,6 +386,12 @@ def test_seeds_and_a_validation_split_summarise_a_variation(workspace) -> None:
         assert interval["low"] <= summary["accuracy"] <= interval["high"]
         history = read_history(workspace / "runs/v4/7/dvclive")
         assert list(history["epoch"]) == [1]
+        # The registered model follows train.seeds: one model per seed comes back.
+        got = Path(tempfile.mkdtemp()) / "v4"
+        get_registered_model(workspace, "catdog-v4", got)
+        for seed in (42, 7):
+            model = workspace / "models" / "v4" / f"{seed}.keras"
+            assert (got / f"{seed}.keras").read_bytes() == model.read_bytes()
     finally:
         (workspace / "params.yaml").write_text(original)
         run(["dvc", "repro"], workspace)  # back to one seed, from DVC's run-cache
@@ -441,7 +453,7 @@ BAD_INPUTS = {
         "data.source: empty.zip: no photos in either layout",
     ),
     "kaggle without credentials": (
-        _set("data.source", "kaggle"),
+        _set("data.source", "sources/kaggle.yaml"),
         "data.source kaggle: no credentials; put kaggle.json in ~/.kaggle",
     ),
     "one class": (
@@ -455,6 +467,10 @@ BAD_INPUTS = {
     "compare.best_by": (_set("compare.best_by", "f1"), "compare.best_by: Input should be"),
     "builds_on cycle": (_set("variations.v4.builds_on", "v5"), "variations.v4.builds_on: cycle"),
     "no variations": (_set("variations", {}), "variations: Dictionary should have at least 1"),
+    "synthetic seed": (
+        _set("data.source", "negative-seed.yaml"),
+        "negative-seed.yaml: seed: Input should be greater than or equal to 0",
+    ),
     "archive inside an output": (
         _set("data.source", "data/cache/mine.zip"),
         "data.source: data/cache/mine.zip is inside the pipeline's outputs",
@@ -472,6 +488,8 @@ def test_bad_input_is_refused_by_name_before_anything_is_lost(
     edit, message = BAD_INPUTS[case]
     _zip(workspace / "empty.zip", {"readme.txt": b"nothing here"})
     _zip(workspace / "cats.zip", {f"PetImages/Cat/{i}.jpg": _cat_jpeg() for i in range(3)})
+    manifest = "kind: synthetic\ncount: 40\nseed: -1\nlayout: microsoft\n"
+    (workspace / "negative-seed.yaml").write_text(manifest)
     before = snapshot(workspace)
     original = (workspace / "params.yaml").read_text()
     try:

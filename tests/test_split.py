@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+from workspace_copy import REPO, edit_params
+from workspace_copy import set_param as _set
 
+from stages.cli import app
 from stages.core.config import SplitParams
-from stages.core.errors import CatdogError
+from stages.core.errors import CatdogError, ConfigError
 from stages.ingest.split import (
+    MIN_PHOTOS_PER_CLASS,
     SplitInputs,
     SplitOutputs,
     Splits,
+    check_splittable,
     run,
     split_index,
     split_photos,
@@ -87,7 +96,7 @@ def test_one_class_is_refused() -> None:
 
 
 def test_a_test_size_that_empties_a_class_is_refused() -> None:
-    with pytest.raises(CatdogError, match="leaves a class empty"):
+    with pytest.raises(ConfigError, match=r"^split\.test_size: 0\.1 leaves a class empty"):
         split_index(make_index(3, 3), 0.1, seed=0)
 
 
@@ -105,7 +114,7 @@ def test_the_smallest_and_largest_valid_test_share_are_accepted(cats, test_size,
     [(3, 0.25), (4, 0.24), (4, 0.76), (5, 0.81), (1, 0.5)],  # < 1 test cat, or < 1 train cat
 )
 def test_one_past_the_boundary_is_refused(cats, test_size) -> None:
-    with pytest.raises(CatdogError, match=rf"test_size {test_size} leaves a class empty"):
+    with pytest.raises(CatdogError, match=rf"test_size: {test_size} leaves a class empty"):
         split_index(make_index(cats, 40), test_size, seed=0)
 
 
@@ -157,3 +166,84 @@ def test_a_duplicated_photo_never_shifts_the_labels(tmp_path, index_rows, split_
     (tmp_path / "test.csv").write_text("filename,category\n" + split_rows)
     with pytest.raises(CatdogError, match=rf"{which}: 1 photos are listed more than once"):
         load_split(_cache(tmp_path, index_rows), tmp_path / "test.csv")
+
+
+def test_an_infeasible_validation_share_names_split_validation() -> None:
+    # 25 photos a class: 5 in test, 20 in train, of which 0.01 is not one photo.
+    with pytest.raises(ConfigError, match=r"^split\.validation: 0\.01 leaves a class empty") as no:
+        _split(make_index(25, 25), 0.01)
+    assert "test_size" not in str(no.value)
+
+
+# (photos a class, test_size, validation, refused with): each side of the split at its
+# boundary, MIN_PHOTOS_PER_CLASS photos a class kept, one fewer refused naming the key.
+SIDES = [
+    (15, 0.2, "test", None),
+    (12, 0.2, "test", "split.test_size: 0.2 leaves 2 dog photos in test,"),
+    (15, 0.8, "test", None),
+    (15, 0.84, "test", "split.test_size: 0.84 leaves 2 cat photos in train,"),
+    (15, 0.84, 0.1, "split.test_size: 0.84 leaves 2 cat photos in train and validation,"),
+    (30, 0.2, 0.11, None),
+    (30, 0.2, 0.1, "split.validation: 0.1 leaves 2 dog photos in validation,"),
+    (12, 0.5, 0.5, None),
+    (11, 0.5, 0.5, "split.validation: 0.5 leaves 2 cat photos in train,"),
+]
+
+
+@pytest.mark.parametrize(("photos", "test_size", "validation", "refused"), SIDES)
+def test_each_class_keeps_a_few_photos_on_every_side(photos, test_size, validation, refused):
+    index = make_index(photos, photos)
+    params = SplitParams(test_size=test_size, seed=42, validation=validation)
+    if refused is None:
+        splits = split_photos(index, params)
+        sides = (splits.train, splits.validation, splits.test)
+        assert min(min(side["category"].value_counts()) for side in sides) == MIN_PHOTOS_PER_CLASS
+        return
+    with pytest.raises(ConfigError) as caught:
+        split_photos(index, params)
+    assert str(caught.value).startswith(refused)
+    assert str(caught.value).endswith(
+        f"(each class needs at least {MIN_PHOTOS_PER_CLASS} in train, validation and test)"
+    )
+
+
+def _splittable(tmp_path: Path, photos: int, **split) -> Path:
+    """check_splittable on `photos` photos a class (split.validation 0.1 unless given)."""
+    index = tmp_path / "index.csv"
+    make_index(photos, photos).to_csv(index, index=False)
+    params = SplitParams(**{"test_size": 0.2, "seed": 42, "validation": 0.1, **split})
+    check_splittable(params, SplitInputs(index), tmp_path / "split.ok")
+    return tmp_path / "split.ok"
+
+
+def test_an_unsplittable_index_is_refused_upstream_naming_the_key(tmp_path) -> None:
+    # validation 0.1 of 24 training photos a class: 2 dogs
+    with pytest.raises(ConfigError, match=r"^split\.validation: 0\.1 leaves 2 dog photos in"):
+        _splittable(tmp_path, 30)
+    assert not (tmp_path / "split.ok").exists()
+
+
+def test_the_splittable_marker_is_the_same_while_valid(tmp_path) -> None:
+    first = _splittable(tmp_path, 100).read_bytes()
+    assert _splittable(tmp_path, 200, seed=7, test_size=0.3).read_bytes() == first
+
+
+def test_inspect_refuses_an_unsplittable_index_in_one_line(tmp_path, small_prepared) -> None:
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    edit_params(tmp_path, _set("split.test_size", 0.99))
+    outputs = {name: tmp_path / name for name in ("split.ok", "counts.png", "samples.png")}
+    options = {
+        "--images": small_prepared.cache.images,
+        "--index": small_prepared.cache.index,
+        "--rejected": small_prepared.root / "rejected.csv",
+        "--out": outputs["split.ok"],
+        "--class-counts": outputs["counts.png"],
+        "--samples": outputs["samples.png"],
+    }
+    arguments = [str(part) for option in options.items() for part in option]
+    params = ["--params", str(tmp_path / "params.yaml")]
+    result = CliRunner().invoke(app, [*params, "inspect", *arguments])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: split.test_size: 0.99 leaves a class empty")
+    assert len(result.stderr.splitlines()) == 1
+    assert not any(path.exists() for path in outputs.values())

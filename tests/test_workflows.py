@@ -5,6 +5,7 @@ the plots that changed."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -44,9 +45,34 @@ def test_actionlint_catches_a_broken_workflow(tmp_path) -> None:
     assert "no_such_thing" in result.stdout
 
 
+def test_a_pull_request_never_runs_a_tier_that_outlasts_its_job(repo) -> None:
+    """Pull requests get the fast tier; the whole suite (make test, through .ci/run) runs
+    on main, nightly and by hand, under a timeout of at least 1.5x its measured time."""
+    ci = workflow(repo, "ci.yml")
+    fast, suite = ci["jobs"]["fast"], ci["jobs"]["suite"]
+    assert "if" not in fast and any(s.get("run") == "make test-fast" for s in fast["steps"])
+    assert suite["if"] == "github.event_name != 'pull_request'"
+    assert any(step.get("run") == ".ci/run" for step in suite["steps"])
+    suite_minutes = int(
+        re.search(
+            r"(\d+) min", (repo / "README.md").read_text().split("| `make test`", 1)[1]
+        ).group(1)
+    )
+    assert suite["timeout-minutes"] >= 1.5 * suite_minutes
+    assert "make test" in (repo / ".ci" / "run").read_text()
+    assert ci["on"]["schedule"]
+
+
+def test_ci_sends_its_experiment_to_studio_only_with_a_token(repo) -> None:
+    job = workflow(repo, "ci.yml")["jobs"]["reproduce"]
+    assert job["env"]["DVC_STUDIO_TOKEN"] == "${{ secrets.DVC_STUDIO_TOKEN }}"
+    (push,) = [step for step in job["steps"] if "dvc exp push" in step.get("run", "")]
+    assert push["if"] == "env.DVC_STUDIO_TOKEN != ''"
+
+
 def test_ci_tests_and_reproduces_every_pull_request_and_main_once(repo) -> None:
     ci = workflow(repo, "ci.yml")
-    assert set(ci["on"]) == {"push", "pull_request", "workflow_dispatch"}
+    assert set(ci["on"]) == {"push", "pull_request", "schedule", "workflow_dispatch"}
     # A branch's pushes run through its pull request, not a second time on push.
     assert ci["on"]["push"] == {"branches": ["main"]}
     text = (repo / ".github" / "workflows" / "ci.yml").read_text()
@@ -84,6 +110,12 @@ def test_the_study_runs_one_job_per_variation_then_compares(repo) -> None:
         assert any("catdog push" in step.get("run", "") for step in job["steps"])
     kaggle = [step for step in jobs["data"]["steps"] if "'.[kaggle]'" in step.get("run", "")]
     assert kaggle and "data.source" in kaggle[0]["run"]
+    # What dvc pull cannot restore (cache: false) travels in the pull request.
+    (publish,) = [s for s in jobs["compare"]["steps"] if "create-pull-request" in s.get("uses", "")]
+    paths = publish["with"]["add-paths"].split()
+    assert {"dvc.lock", "params.yaml", "metrics/", "runs/", "plots/"} <= set(paths)
+    header = (repo / ".github" / "workflows" / "reproduce.yml").read_text()
+    assert "2.327.1" in header and "Allow GitHub Actions to create and approve" in header
 
 
 def vega(title: str, rows: dict[str, list[float]]) -> dict:

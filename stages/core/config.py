@@ -18,61 +18,80 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from stages.core.errors import ConfigError
+from stages.core.errors import ConfigError, clipped, shown
 
-KNOWN_SOURCES = ("microsoft", "kaggle", "synthetic")
+# data.source: a manifest (sources/*.yaml) or a local archive.
+SOURCE_SUFFIXES = (".yaml", ".yml", ".zip")
 
 # dvc.yaml puts each variation's name into shell command lines (`${key}`) and file paths:
 # only these characters are safe there, whatever the quoting.
 VARIATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+# ... and into file names, beside a seed and a suffix: well under the 255 bytes of one.
+MAX_VARIATION_NAME = 64
 
 PositiveInt = Annotated[int, Field(gt=0)]
+# Every seed reaches NumPy and scikit-learn, which take 0 to 2**32 - 1 and nothing else.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+# Far past any layer, batch or run of the study: a typo, such as 2**40 units, that would
+# fail inside Keras (or run for ever) after DVC deleted the model.
+MAX_WIDTH = 2**16
+Width = Annotated[int, Field(gt=0, le=MAX_WIDTH)]
+MAX_BATCH = 2**16
+MAX_EPOCHS = 100_000
+# The validation photos are carved out of the training photos: at most half of them.
+MAX_VALIDATION = 0.5
+# A path that the file system would refuse (NAME_MAX and PATH_MAX bytes on Linux).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+# The smallest photo side each backbone takes (keras.applications refuses smaller).
+BACKBONE_MIN_SIDE = {"MobileNetV3Small": 32}
 
 
-class _Strict(BaseModel):
-    """Base for every params block: unknown keys and loose types are errors."""
+class Strict(BaseModel):
+    """Base for every params block: unknown keys, loose types, inf and nan are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class SyntheticParams(_Strict):
-    count: Annotated[int, Field(ge=20)]
-    seed: int
-    layout: Literal["microsoft", "kaggle"]
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-class DataParams(_Strict):
+def check_path(path: str) -> str:
+    """`path`, once the file system could take it as a file name (a ValueError otherwise)."""
+    if "\x00" in path:
+        raise ValueError(f"a path cannot hold a NUL character (got {shown(path)})")
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise ValueError(f"a path of at most {MAX_PATH_BYTES} bytes (got {shown(path)})")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in Path(path).parts):
+        raise ValueError(f"a file name of at most {MAX_NAME_BYTES} bytes (got {shown(path)})")
+    return path
+
+
+class DataParams(Strict):
     source: Annotated[str, Field(min_length=1)]
-    url: Annotated[str, Field(pattern=r"^(https?|file)://")]
-    size: PositiveInt
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    kaggle_competition: Annotated[str, Field(min_length=1)]
-    synthetic: SyntheticParams
 
     @field_validator("source")
     @classmethod
-    def _source_is_known_or_zip(cls, source: str) -> str:
-        if source not in KNOWN_SOURCES and not source.endswith(".zip"):
+    def _source_is_a_manifest_or_zip(cls, source: str) -> str:
+        if not source.endswith(SOURCE_SUFFIXES):
             raise ValueError(
-                f"must be one of {', '.join(KNOWN_SOURCES)} or a path to a .zip (got {source!r})"
+                "must name a source manifest (sources/microsoft.yaml, sources/kaggle.yaml, "
+                f"sources/synthetic.yaml) or a .zip (got {shown(source)})"
             )
-        return source
+        return check_path(source)
 
 
-class SplitParams(_Strict):
+class SplitParams(Strict):
     test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
-    seed: int
+    seed: Seed
     # "test": the per-epoch curves use the test photos (the study's protocol); a fraction:
     # that share of the training photos, stratified and seeded, is held out for them.
-    validation: Literal["test"] | Annotated[float, Field(gt=0.0, lt=1.0)]
+    validation: Literal["test"] | Annotated[float, Field(gt=0.0, le=MAX_VALIDATION)]
 
 
-class ImageParams(_Strict):
+class ImageParams(Strict):
     height: Annotated[int, Field(ge=16, le=1024)]
     width: Annotated[int, Field(ge=16, le=1024)]
 
 
-class AugmentParams(_Strict):
+class AugmentParams(Strict):
     enabled: bool
     rotation: Annotated[float, Field(ge=0.0, le=180.0)]
     shear: Annotated[float, Field(ge=0.0, lt=90.0)]
@@ -87,10 +106,10 @@ Distribution = Literal["none", "data_parallel"]
 Backend = Literal["auto", "tensorflow", "jax"]
 
 
-class TrainParams(_Strict):
+class TrainParams(Strict):
     # One training run per seed and variation; each seed drives initialisation, shuffling
     # and augmentation (the split keeps split.seed, so every run sees the same photos).
-    seeds: Annotated[list[int], Field(min_length=1)]
+    seeds: Annotated[list[Seed], Field(min_length=1)]
     # Keras dtype policy: mixed_* computes in 16 bits and keeps float32 weights.
     precision: Precision
     # Batches per compiled call: fewer round trips between Python and the backend.
@@ -109,7 +128,7 @@ Monitored = Literal["val_loss", "val_accuracy"]
 LearningRate = Annotated[float, Field(gt=0.0, le=10.0)]
 
 
-class EarlyStoppingParams(_Strict):
+class EarlyStoppingParams(Strict):
     """Stop once `monitor` (on the validation split) has not improved by `min_delta` for
     `patience` epochs; `epochs` is then the maximum."""
 
@@ -119,7 +138,7 @@ class EarlyStoppingParams(_Strict):
     restore_best_weights: bool
 
 
-class PlateauParams(_Strict):
+class PlateauParams(Strict):
     """Multiply the learning rate by `factor` once `monitor` has not improved for
     `patience` epochs, down to `min_learning_rate`."""
 
@@ -129,7 +148,7 @@ class PlateauParams(_Strict):
     min_learning_rate: Annotated[float, Field(ge=0.0)]
 
 
-class BackboneParams(_Strict):
+class BackboneParams(Strict):
     """A pretrained `keras.applications` backbone under the variation's head: its head is
     trained on the frozen backbone for `frozen_epochs`, then the top `fine_tune_layers`
     layers are trained with it, at `fine_tune_learning_rate`, for the rest of `epochs`."""
@@ -144,34 +163,38 @@ class BackboneParams(_Strict):
     @field_validator("weights")
     @classmethod
     def _weights_are_known_or_a_file(cls, weights: str | None) -> str | None:
-        if weights not in (None, "imagenet") and not weights.endswith(".h5"):
-            raise ValueError(f"imagenet, empty (none) or a path to a .h5 file (got {weights!r})")
-        return weights
+        if weights in (None, "imagenet"):
+            return weights
+        if not weights.endswith(".h5"):
+            raise ValueError(
+                f"imagenet, empty (none) or a path to a .h5 file (got {shown(weights)})"
+            )
+        return check_path(weights)
 
 
-class VariationParams(_Strict):
+class VariationParams(Strict):
     builds_on: str | None
     # Empty, with kernel_size and pool_size empty, when a backbone replaces the conv blocks.
-    conv_filters: list[PositiveInt]
+    conv_filters: list[Width]
     kernel_size: PositiveInt | None
     pool_size: PositiveInt | None
-    dense_units: list[PositiveInt]
+    dense_units: list[Width]
     optimizer: Literal["rmsprop", "adam", "sgd"]
     learning_rate: LearningRate
-    batch_size: PositiveInt
-    epochs: PositiveInt
+    batch_size: Annotated[int, Field(gt=0, le=MAX_BATCH)]
+    epochs: Annotated[int, Field(gt=0, le=MAX_EPOCHS)]
     early_stopping: EarlyStoppingParams | None
     plateau: PlateauParams | None
     backbone: BackboneParams | None
 
 
-class CompareParams(_Strict):
+class CompareParams(Strict):
     """Which test metric names the best variation (lowest loss, or highest of the others)."""
 
     best_by: Literal["accuracy", "loss", "roc_auc", "precision", "recall"]
 
 
-class Params(_Strict):
+class Params(Strict):
     data: DataParams
     split: SplitParams
     image: ImageParams
@@ -195,7 +218,13 @@ class Params(_Strict):
         if unsafe:
             raise ValueError(
                 f"names must match [A-Za-z0-9_]+ (dvc.yaml puts them in shell commands "
-                f"and paths): {', '.join(repr(name) for name in unsafe)}"
+                f"and paths): {', '.join(shown(name) for name in unsafe)}"
+            )
+        long = [name for name in variations if len(name) > MAX_VARIATION_NAME]
+        if long:
+            raise ValueError(
+                f"names of at most {MAX_VARIATION_NAME} characters (dvc.yaml makes file names "
+                f"of them): {', '.join(shown(name) for name in long)}"
             )
         return variations
 
@@ -207,7 +236,7 @@ class Params(_Strict):
                 _check_builds_on(self.variations, name)
             except ValueError as problem:
                 problems.append(str(problem))
-            for check in (_check_layers, _check_feature_map):
+            for check in (_check_layers, _check_feature_map, _check_backbone_input):
                 try:
                     check(name, variation, self.image)
                 except ValueError as problem:
@@ -237,7 +266,7 @@ def _check_builds_on(variations: dict[str, VariationParams], name: str) -> None:
     parent = variations[name].builds_on
     while parent is not None:
         if parent not in variations:
-            raise ValueError(f"variations.{seen[-1]}.builds_on: no variation named {parent!r}")
+            raise ValueError(f"variations.{seen[-1]}.builds_on: no variation named {shown(parent)}")
         if parent in seen:
             # The same line from whichever member the walk starts at: from the first by name.
             cycle = seen[seen.index(parent) :]
@@ -301,39 +330,111 @@ def _check_feature_map(name: str, variation: VariationParams, image: ImageParams
             )
 
 
+def _check_backbone_input(name: str, variation: VariationParams, image: ImageParams) -> None:
+    """Refuse photos smaller than the backbone takes."""
+    if variation.backbone is None:
+        return
+    smallest = BACKBONE_MIN_SIDE[variation.backbone.name]
+    if min(image.height, image.width) < smallest:
+        raise ValueError(
+            f"variations.{name}.backbone: {variation.backbone.name} takes photos of at least "
+            f"{smallest}x{smallest} (image is {image.height}x{image.width})"
+        )
+
+
 def load_params(path: Path | str = "params.yaml") -> Params:
     """Read and validate the params file; each problem is one line of the ConfigError."""
+    return validate_params(read_params_mapping(path), path)
+
+
+def read_params_mapping(path: Path | str) -> dict:
+    """The params file as YAML reads it, not yet validated (a one-line ConfigError if it
+    is missing, not YAML, or not a mapping)."""
     path = Path(path)
-    try:
-        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except YAMLError as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML: {first_line}") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of blocks at the top level")
+    return raw
+
+
+def validate_params(raw: dict, path: Path | str) -> Params:
+    """`raw` (the params file `path` read by read_params_mapping), validated."""
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
-        lines = describe_validation_error(error).splitlines()
+        lines = describe_validation_error(error, raw).splitlines()
         raise ConfigError("\n".join(f"{path}: {line}" for line in lines)) from None
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem pydantic found: the dotted key, then what is wrong."""
-    return "\n".join(_describe(problem) for problem in error.errors(include_url=False))
+def _read_yaml(path: Path) -> object:
+    """The YAML document in `path`; a file that cannot be read or parsed is one line."""
+    try:
+        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a params file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+            f"at offset {error.start})"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    except YAMLError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML: {clipped(first_line)}") from None
 
 
-def _describe(problem: ErrorDetails) -> str:
-    key = ".".join(str(part) for part in problem["loc"])
-    message = problem["msg"]
+# Pydantic's words for a block of the wrong type name its classes: the user's words instead.
+PLAIN_MESSAGES = {
+    "model_type": "Input should be a mapping of keys",
+    "dict_type": "Input should be a mapping of names",
+}
+
+
+def describe_validation_error(error: ValidationError, raw: object) -> str:
+    """One line per key pydantic refused in `raw` (the document it validated): the key
+    as the user wrote it, then what is wrong. A union's members (split.validation:
+    test or a fraction) are refused together, in one line."""
+    problems: dict[str, list[ErrorDetails]] = {}
+    for problem in error.errors(include_url=False):
+        problems.setdefault(user_key(problem, raw), []).append(problem)
+    return "\n".join(_describe(key, group) for key, group in problems.items())
+
+
+def user_key(problem: ErrorDetails, raw: object) -> str:
+    """The dotted key of `problem` as the user wrote it in `raw`: pydantic's location
+    without the names it gives a union's members (`literal['test']`,
+    `constrained-float`) or a mapping's keys (`[key]`), list positions as `[i]`."""
+    key, node = "", raw
+    for position, part in enumerate(problem["loc"]):
+        last = position == len(problem["loc"]) - 1
+        if isinstance(node, dict) and (part in node or (last and problem["type"] == "missing")):
+            key = f"{key}.{clipped(str(part))}" if key else clipped(str(part))
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            key, node = f"{key}[{part}]", node[part]
+    return key
+
+
+def _describe(key: str, group: list[ErrorDetails]) -> str:
+    """One line (or one per problem of our own validators) for the problems at `key`."""
+    problem = group[0]
     if problem["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     if problem["type"] == "missing":
         return f"{key}: missing key"
     if problem["type"] == "value_error":
         # Our own validators already name the key in the message (one line per problem).
-        lines = message.removeprefix("Value error, ").splitlines()
+        lines = problem["msg"].removeprefix("Value error, ").splitlines()
         return "\n".join(line if not key else f"{key}: {line}" for line in lines)
-    return f"{key}: {message} (got {problem.get('input')!r})"
+    first, *others = (_plain(member) for member in group)
+    message = " or ".join([first, *(other.removeprefix("Input should be ") for other in others)])
+    return f"{key}: {message} (got {shown(problem.get('input'))})"
+
+
+def _plain(problem: ErrorDetails) -> str:
+    """Pydantic's message for `problem`, in the user's words."""
+    message = PLAIN_MESSAGES.get(problem["type"], problem["msg"])
+    return message.replace(" after validation", "")

@@ -1,9 +1,12 @@
 """Stage `decode`: decode every photo once, into one uint8 `.npy` array all variations share.
 
-Each photo is read straight from the archive, decoded (JPEGs in draft mode, i.e. at
-a reduced scale, when that still covers the target size), converted to RGB and
-resized. Files that do not decode to a picture are dropped and reported with their
-reason. The work is spread over every core.
+Each photo is read straight from the archive and decoded as a person sees it (EXIF
+orientation applied, 16-bit grey scaled to 8 bits, transparency shown over white; JPEGs
+in draft mode, i.e. at a reduced scale, when that still covers the target size), then
+resized. `predict` reads its photos through the same function. Every member of the
+archive ends up in the index or in the rejected list with its reason: files that do not
+decode to a picture, and members that are not photos (folders, Thumbs.db, the readme).
+The work is spread over every core.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import warnings
@@ -25,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from stages.core.atomic import atomic_path, write_csv
+from stages.core.atomic import atomic_path, clear_stale_temporaries, write_csv
 from stages.core.config import ImageParams
 from stages.core.errors import CatdogError
 from stages.core.progress import progress
@@ -41,6 +45,12 @@ MAX_MEMBER_BYTES = 256 * 2**20
 # The nested train.zip of Kaggle's layout is copied to disk (543 MB for the real one).
 MAX_NESTED_BYTES = 4 * 2**30
 CHUNK = 128
+# Transparent pixels are shown over this colour, as a viewer shows them on a white page.
+BACKGROUND = (255, 255, 255)
+# Pillow's modes of grey deeper than 8 bits: 16-bit grey opens as I;16 (I in older Pillows).
+WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# Pillow's modes with an alpha band (others may name one transparent colour instead).
+ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 # Compression methods Python's zipfile reads (stored, deflate, bzip2, lzma).
 READABLE_METHODS = {
     zipfile.ZIP_STORED: "stored",
@@ -91,8 +101,42 @@ def read_member(archive: zipfile.ZipFile, name: str, limit: int = MAX_MEMBER_BYT
     return data
 
 
+def read_file(path: Path, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    """A regular file's bytes, at most `limit` of them (the cap on an archive's member). A
+    named pipe, device, socket or folder, or a bigger file, is an UndecodablePhoto; the file
+    is opened without blocking, so a pipe with no writer cannot hang the caller. A file that
+    cannot be opened raises the OSError (FileNotFoundError, ELOOP, EACCES...)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise UndecodablePhoto(_not_regular(status.st_mode))
+        if status.st_size > limit:
+            raise UndecodablePhoto(
+                f"{status.st_size:,} bytes, over the {limit:,}-byte cap for a photo"
+            )
+        os.set_blocking(descriptor, True)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > limit:
+        raise UndecodablePhoto(f"grew past the {limit:,}-byte cap for a photo while read")
+    return data
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder, not a photo"
+    kind = "named pipe" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+    return f"not a regular file (a {kind}); photos are read from regular files only"
+
+
 def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
-    """Decode image bytes of any container into an RGB uint8 array of (height, width, 3)."""
+    """Decode image bytes of any container into an RGB uint8 array of (height, width, 3),
+    the picture a person sees: EXIF orientation applied, 16-bit grey scaled to 8 bits (its
+    high byte, as Pillow reduces 16-bit colour), transparency composited on BACKGROUND
+    (white). Decode and `predict` both read photos through this function."""
     if not data:
         raise UndecodablePhoto("empty file (0 bytes)")
     head = data[:512].lstrip().lower()
@@ -114,16 +158,48 @@ def decode_photo(data: bytes, height: int, width: int) -> np.ndarray:
             raise UndecodablePhoto(
                 f"decompression bomb: {image.width}x{image.height} pixels is over {MAX_PIXELS:,}"
             )
-        if image.format == "JPEG":
-            image.draft("RGB", (width, height))
         try:
-            rgb = image.convert("RGB").resize((width, height), _filter_for(image, height, width))
+            if image.format == "JPEG":
+                image.draft("RGB", _draft_size(image, height, width))
+            rgb = _as_seen(image)
+            rgb = rgb.resize((width, height), _filter_for(rgb, height, width))
         except OSError as error:
             reason = "truncated" if "truncated" in str(error) else "corrupt"
             raise UndecodablePhoto(f"{reason} {image.format or 'image'}: {error}") from None
         except (ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise UndecodablePhoto(f"corrupt {image.format or 'image'}: {error}") from None
     return np.asarray(rgb, dtype=np.uint8)
+
+
+def _draft_size(image: Image.Image, height: int, width: int) -> tuple[int, int]:
+    """The target size in the file's own orientation: (width, height), swapped when EXIF
+    says the photo is turned a quarter (orientations 5 to 8)."""
+    turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
+
+
+def _as_seen(image: Image.Image) -> Image.Image:
+    """The RGB picture a viewer shows: turned upright as its EXIF orientation says, 16-bit
+    grey scaled to 8 bits, transparent pixels composited on BACKGROUND."""
+    ImageOps.exif_transpose(image, in_place=True)
+    if image.mode in WIDE_GREY_MODES:
+        image = _eight_bit_grey(image)
+    if image.mode not in ALPHA_MODES and "transparency" not in image.info:
+        return image.convert("RGB")
+    backdrop = Image.new("RGBA", image.size, (*BACKGROUND, 255))
+    return Image.alpha_composite(backdrop, image.convert("RGBA")).convert("RGB")
+
+
+def _eight_bit_grey(image: Image.Image) -> Image.Image:
+    """16-bit grey (0 to 65535) as 8-bit L (its high byte), or LA where a tRNS chunk names
+    one 16-bit value transparent."""
+    wide = np.clip(np.asarray(image).astype(np.int64), 0, 65535)
+    grey = Image.fromarray((wide >> 8).astype(np.uint8))
+    key = image.info.get("transparency")
+    if not isinstance(key, int):
+        return grey
+    alpha = Image.fromarray(np.where(wide == key, 0, 255).astype(np.uint8))
+    return Image.merge("LA", (grey, alpha))
 
 
 def _filter_for(image: Image.Image, height: int, width: int) -> Image.Resampling:
@@ -260,26 +336,40 @@ def decode_archive(
         }
     )
     kept = table["reason"].isna()
+    others = pd.DataFrame(
+        {
+            "filename": [other.name for other in found.others],
+            "category": "",
+            "reason": [other.reason for other in found.others],
+        },
+        columns=["filename", "category", "reason"],
+    )
+    rejected = table.loc[~kept, ["filename", "category", "reason"]]
     return DecodedSet(
         index=table.loc[kept, ["filename", "category", "row"]].reset_index(drop=True),
-        rejected=table.loc[~kept, ["filename", "category", "reason"]].reset_index(drop=True),
+        rejected=pd.concat([rejected, others], ignore_index=True),
     )
 
 
 def summarize(decoded: DecodedSet) -> str:
-    """One line: photos kept and dropped per class."""
+    """One line: photos kept and dropped per class, and the members that are not photos."""
     kept = Counter(decoded.index["category"])
     dropped = Counter(decoded.rejected["category"])
+    others = dropped.pop("", 0)
     parts = [
         f"{category}: {kept[category]} kept, {dropped[category]} dropped"
         for category in sorted(set(kept) | set(dropped))
     ]
-    return "decode: " + "; ".join(parts)
+    return f"decode: {'; '.join(parts)}; {_counted(others, 'other member')} rejected (not photos)"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def write_tables(decoded: DecodedSet, index_path: Path, rejected_path: Path) -> None:
-    """Write the index of the pixel rows and the rejected list (with each file's class),
-    each atomically."""
+    """Write the index of the pixel rows and the rejected list (with each file's class,
+    empty for a member that is not a photo), each atomically."""
     write_csv(index_path, decoded.index)
     write_csv(rejected_path, decoded.rejected[["filename", "category", "reason"]])
 
@@ -301,7 +391,15 @@ class DecodeOutputs:
 
 
 def run(image: ImageParams, inputs: DecodeInputs, outputs: DecodeOutputs) -> DecodedSet:
-    """The stage: decode into the pixel array, write both tables, print the summary."""
+    """The stage: clear what a killed run left in the outputs' folders, decode into the
+    pixel array, write both tables, print the summary."""
+    cleared = clear_stale_temporaries([outputs.images, outputs.index, outputs.rejected])
+    if cleared:
+        print(
+            f"decode: removed what a killed run left ({_counted(len(cleared), 'temporary file')}, "
+            f"{sum(cleared.values()):,} bytes): {', '.join(map(str, cleared))}",
+            file=sys.stderr,
+        )
     decoded = decode_archive(inputs.archive, image.height, image.width, outputs.images)
     write_tables(decoded, outputs.index, outputs.rejected)
     print(summarize(decoded), file=sys.stderr)

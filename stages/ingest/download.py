@@ -42,8 +42,8 @@ class NotTheArchive(ConnectionError):
 
 def _size_mismatch(url: str, total: int, size: int) -> CatdogError:
     return CatdogError(
-        f"download {url}: the server's archive is {total:,} bytes, but data.size expected "
-        f"{size:,}; check data.size (and data.sha256)"
+        f"download {url}: the server's archive is {total:,} bytes, but the source manifest "
+        f"says size {size:,}; check its size (and sha256)"
     )
 
 
@@ -103,8 +103,8 @@ def _fetch_once(url: str, partial: Path, size: int, timeout: float) -> None:
         if written >= size and response.read(1):
             partial.unlink()
             raise CatdogError(
-                f"download {url}: the server sends more than data.size ({size:,} bytes); "
-                f"check data.size (and data.sha256)"
+                f"download {url}: the server sends more than the source manifest's size "
+                f"({size:,} bytes); check its size (and sha256)"
             )
     if partial.stat().st_size < size:
         raise ConnectionError(f"connection closed at {partial.stat().st_size} of {size} bytes")

@@ -9,7 +9,6 @@ Written as Markdown (metrics/compare.md), an HTML twin, and JSON for machines
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from stages.reporting.paired import (
     seed_test,
 )
 from stages.reporting.study import STUDY, STUDY_BEST, StudyFigures
+from stages.reporting.summarize import variation_summary
 
 COLUMNS = (
     "variation",
@@ -155,11 +155,12 @@ def markdown_table(rows: list[list[str]]) -> str:
 
 @dataclass(frozen=True)
 class CompareInputs:
-    """What the stage reads: `<metrics>/<variation>.json` (each variation's summary over
-    seeds) and `<runs>/<variation>/<seed>/predictions.csv` (each run's verdict per photo)."""
+    """What the stage reads: `<runs>/<variation>/<seed>/`, each run's metrics (summed up
+    over seeds as summarize@<variation> sums them) and its verdict per photo; and how many
+    synthetic photos the runs trained on (None: real photos)."""
 
-    metrics: Path
     runs: Path
+    synthetic_photos: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,18 +172,10 @@ class CompareOutputs:
     json: Path
 
 
-def _read_json(path: Path, stage: str) -> dict:
-    if not path.is_file():
-        raise CatdogError(f"{path}: missing; run `dvc repro {stage}` first")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def read_results(params: Params, inputs: CompareInputs) -> dict[str, dict]:
-    """Every variation's summary over seeds, by name."""
-    return {
-        name: _read_json(inputs.metrics / f"{name}.json", f"summarize@{name}")
-        for name in params.variations
-    }
+    """Every variation's summary over seeds, by name, from its runs."""
+    seeds = params.train.seeds
+    return {name: variation_summary(inputs.runs, name, seeds) for name in params.variations}
 
 
 def read_verdicts(params: Params, runs: Path) -> dict[str, list[Verdicts]]:
@@ -371,6 +364,19 @@ def machine_report(
     }
 
 
+def heading(params: Params, synthetic_photos: int | None) -> str:
+    """The report's first line. On synthetic photos it says that the run is a smoke test of
+    the machinery, not a result about cats and dogs."""
+    if synthetic_photos is None:
+        return "# Variations compared"
+    epochs = sorted({variation.epochs for variation in params.variations.values()})
+    span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
+    return (
+        f"# Variations compared: a smoke test, not a result ({synthetic_photos:,} synthetic "
+        f"photos at {params.image.height}x{params.image.width}, {span} epochs)"
+    )
+
+
 def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> str:
     """Build the report, write it as Markdown, HTML and JSON, and return the Markdown."""
     results = read_results(params, inputs)
@@ -381,7 +387,8 @@ def compare(params: Params, inputs: CompareInputs, outputs: CompareOutputs) -> s
     epochs = epochs_verdicts(params, results, inputs.runs)
     sentences = [seeds_sentence(best.seeds), best_sentence(best)]
     sentence = " ".join([*filter(None, sentences), *(verdict.sentence() for verdict in epochs)])
-    report = f"# Variations compared\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
+    title = heading(params, inputs.synthetic_photos)
+    report = f"{title}\n\n{INTRO}\n\n{markdown_table(rows)}\n{sentence}\n"
     write_json(outputs.json, machine_report(params, best, pairs, epochs))
     write_text(outputs.html, html_report(rows, INTRO, sentence))
     write_text(outputs.markdown, report)

@@ -39,9 +39,11 @@ def save_figure(figure: Figure, path: Path | str) -> None:
 
 
 def class_counts_figure(index: pd.DataFrame, rejected: pd.DataFrame) -> Figure:
-    """Fig. 1: photos per class in the archive, and kept after dropping rejected files."""
+    """Fig. 1: photos per class in the archive, and kept after dropping rejected files
+    (members that are not photos, with no class, are not counted)."""
     kept = index["category"].value_counts()
     dropped = rejected["category"].value_counts()
+    photos_rejected = int(dropped.sum())
     before = [int(kept.get(c, 0) + dropped.get(c, 0)) for c in CLASS_NAMES]
     after = [int(kept.get(c, 0)) for c in CLASS_NAMES]
     figure = Figure(figsize=(6.4, 4.2))
@@ -57,7 +59,7 @@ def class_counts_figure(index: pd.DataFrame, rejected: pd.DataFrame) -> Figure:
     axes.set_xticks(x, [f"{c}s" for c in CLASS_NAMES])
     axes.set_ylabel("photos")
     axes.set_ylim(0, max(before) * 1.3)
-    axes.set_title(f"Class counts: {sum(after):,} kept, {len(rejected):,} rejected")
+    axes.set_title(f"Class counts: {sum(after):,} kept, {photos_rejected:,} rejected")
     axes.legend(loc="upper center", ncols=2, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return figure

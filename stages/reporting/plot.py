@@ -1,5 +1,7 @@
-"""Stages `figures_data`, `figures@<variation>` and `figures_all`: read the pipeline's
-outputs and write the study's figures as PNGs (drawn by stages.reporting.figures)."""
+"""The study's figures, drawn where their data is made: `inspect` draws the photos' (Figs. 1
+and 2), `summarize@<variation>` its own curves, confusion matrix and ROC curve, and
+`compare` the overlay of every variation and the predictions gallery (Fig. 14). Also the
+curves as long tables for DVC's own plots (template `curves`: one line per `curve`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.core.atomic import write_csv
 from stages.core.dataset import CLASS_NAMES, CachePaths, label_of, read_index
 from stages.core.runs import run_paths
 from stages.reporting.figures import (
@@ -29,7 +32,7 @@ GALLERY_PER_CLASS = 4
 
 @dataclass(frozen=True)
 class DataFigureInputs:
-    """What `figures_data` reads: the decode cache and its rejected files."""
+    """What `inspect` draws from: the decode cache and its rejected files."""
 
     cache: CachePaths
     rejected: Path
@@ -37,7 +40,7 @@ class DataFigureInputs:
 
 @dataclass(frozen=True)
 class DataFigureOutputs:
-    """Where `figures_data` writes: Fig. 1 and Fig. 2."""
+    """Where `inspect` draws: Fig. 1 and Fig. 2."""
 
     class_counts: Path
     samples: Path
@@ -53,7 +56,7 @@ def data_figures(inputs: DataFigureInputs, outputs: DataFigureOutputs) -> None:
 
 @dataclass(frozen=True)
 class VariationFigureInputs:
-    """What `figures@<variation>` reads: its mean history over seeds, its summary metrics,
+    """What `summarize@<variation>` draws from: its mean history over seeds, its summary metrics,
     and the ROC points of one seed's run."""
 
     history: Path
@@ -64,7 +67,7 @@ class VariationFigureInputs:
 
 @dataclass(frozen=True)
 class VariationFigureOutputs:
-    """Where `figures@<variation>` writes: curves, confusion matrix and ROC curve."""
+    """Where `summarize@<variation>` draws: curves, confusion matrix and ROC curve."""
 
     curves: Path
     confusion: Path
@@ -119,11 +122,11 @@ def gallery_items(predictions: pd.DataFrame, index: pd.DataFrame, images: np.nda
 
 @dataclass(frozen=True)
 class SummaryFigureInputs:
-    """What `figures_all` reads: `<plots>/<variation>/history.csv` (mean over seeds), the
+    """What `compare` draws from: every variation's mean history over seeds, the
     comparison's verdict (which variation is best), the best's first run's verdicts under
     `<runs>`, and the decode cache."""
 
-    plots: Path
+    histories: dict[str, pd.DataFrame]
     runs: Path
     comparison: Path
     cache: CachePaths
@@ -131,22 +134,20 @@ class SummaryFigureInputs:
 
 @dataclass(frozen=True)
 class SummaryFigureOutputs:
-    """Where `figures_all` writes: the overlay of every variation and Fig. 14."""
+    """Where `compare` draws: the overlay of every variation and Fig. 14."""
 
     overlay: Path
     gallery: Path
 
 
 def summary_figures(
-    variations: list[str],
     held_out: str,
     inputs: SummaryFigureInputs,
     outputs: SummaryFigureOutputs,
 ) -> str:
     """All variations' curves on the `held_out` photos overlaid, and the predictions
     gallery (Fig. 14) of the variation the comparison names best. Returns its name."""
-    histories = {name: pd.read_csv(inputs.plots / name / "history.csv") for name in variations}
-    save_figure(overlay_figure(histories, held_out), outputs.overlay)
+    save_figure(overlay_figure(inputs.histories, held_out), outputs.overlay)
     verdict = json.loads(inputs.comparison.read_text(encoding="utf-8"))
     best, seed = verdict["best"], verdict["seeds"][0]
     run = run_paths(inputs.runs, best, seed)
@@ -161,3 +162,56 @@ def summary_figures(
     )
     save_figure(gallery_figure(items, title), outputs.gallery)
     return best
+
+
+# The curves DVC plots with template `curves` (.dvc/plots/curves.json): one line per value
+# of `curve`, the y field named for what it measures.
+CURVE_METRICS = ("accuracy", "loss")
+
+
+def curve_tables(history: pd.DataFrame, held_out: str) -> dict[str, pd.DataFrame]:
+    """One variation's mean curves, per metric: `epoch, curve, <metric>`, with `curve`
+    train or `held_out` (test or validation)."""
+    tables = {}
+    for metric in CURVE_METRICS:
+        parts = [
+            pd.DataFrame({"epoch": history["epoch"], "curve": curve, metric: history[column]})
+            for curve, column in (("train", metric), (held_out, f"val_{metric}"))
+        ]
+        tables[metric] = pd.concat(parts, ignore_index=True)
+    return tables
+
+
+def overlay_tables(histories: dict[str, pd.DataFrame], held_out: str) -> dict[str, pd.DataFrame]:
+    """Every variation's mean curve on the held-out photos, per metric: `epoch, curve,
+    <held_out>_<metric>`, with `curve` the variation."""
+    tables = {}
+    for metric in CURVE_METRICS:
+        parts = [
+            pd.DataFrame(
+                {
+                    "epoch": history["epoch"],
+                    "curve": name,
+                    f"{held_out}_{metric}": history[f"val_{metric}"],
+                }
+            )
+            for name, history in histories.items()
+        ]
+        tables[metric] = pd.concat(parts, ignore_index=True)
+    return tables
+
+
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Each table as `<folder>/<metric>.csv`."""
+    for metric, table in tables.items():
+        write_csv(folder / f"{metric}.csv", table)
+
+
+VARIATION_FIGURES = ("curves", "confusion", "roc")
+
+
+def variation_plots(name: str, held_out: str, inputs: VariationFigureInputs, folder: Path) -> None:
+    """One variation's figures (`<folder>/{curves,confusion,roc}.png`) and curve tables."""
+    figures = VariationFigureOutputs(*(folder / f"{figure}.png" for figure in VARIATION_FIGURES))
+    variation_figures(name, held_out, inputs, figures)
+    write_tables(curve_tables(pd.read_csv(inputs.history), held_out), folder)

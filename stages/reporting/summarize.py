@@ -137,16 +137,32 @@ class SummarizeOutputs:
     history: Path
 
 
+def read_runs(runs: Path, variation: str, seeds: list[int]) -> dict[int, RunPaths]:
+    """The variation's run folders under `runs`, by seed."""
+    return {seed: run_paths(runs, variation, seed) for seed in seeds}
+
+
+def variation_summary(runs: Path, variation: str, seeds: list[int]) -> dict:
+    """The variation's metrics over its seeds (what `metrics/<variation>.json` holds)."""
+    paths = read_runs(runs, variation, seeds)
+    return summarize_runs(
+        {seed: read_run(path, f"{variation}-{seed}") for seed, path in paths.items()}
+    )
+
+
+def variation_history(runs: Path, variation: str, seeds: list[int]) -> pd.DataFrame:
+    """The variation's per-epoch curves, the mean over its seeds."""
+    paths = read_runs(runs, variation, seeds)
+    return mean_history([read_history(path.live) for path in paths.values()])
+
+
 def summarize(
     variation: str, seeds: list[int], inputs: SummarizeInputs, outputs: SummarizeOutputs
 ) -> dict:
     """The stage: read the variation's run for every seed, write its summary metrics and its
     mean history."""
-    paths = {seed: run_paths(inputs.runs, variation, seed) for seed in seeds}
-    runs = {seed: read_run(path, f"{variation}-{seed}") for seed, path in paths.items()}
-    summary = summarize_runs(runs)
-    histories = [read_history(path.live) for path in paths.values()]
-    write_csv(outputs.history, mean_history(histories))
+    summary = variation_summary(inputs.runs, variation, seeds)
+    write_csv(outputs.history, variation_history(inputs.runs, variation, seeds))
     write_json(outputs.metrics, summary)
     sd = summary["sd"].get("accuracy")
     spread_text = "" if sd is None else f" ± {sd:.4f} (sd)"

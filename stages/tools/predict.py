@@ -1,4 +1,8 @@
-"""`catdog predict`: label new photos with a trained model, in the spirit of the study's Fig. 14."""
+"""`catdog predict`: label new photos with a trained model, in the spirit of the study's Fig. 14.
+
+Photos are read as the decode stage reads them (regular files only, under the same size
+cap, through the same decoder), so a photo gets the same pixels here as in training.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ import numpy as np
 
 from stages.core.dataset import label_of
 from stages.core.errors import CatdogError
-from stages.ingest.decode import UndecodablePhoto, decode_photo
+from stages.ingest.archive import PHOTO_SUFFIXES
+from stages.ingest.decode import UndecodablePhoto, decode_photo, read_file
 from stages.reporting.figures import Labelled
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
+NO_PHOTOS = f"a folder with no photos directly in it (looked for {' '.join(PHOTO_SUFFIXES)})"
 
 
 @dataclass(frozen=True)
@@ -47,16 +52,17 @@ def _photos_in(folder: Path) -> list[Path]:
 
 def expand_paths(paths: list[Path]) -> list[Path]:
     """Files as given; folders replaced by the photos directly inside them, sorted; globs
-    (`photos/*.jpg`, `**` too) expanded, sorted. A glob that matches nothing stays as
-    given, and is then reported as missing."""
+    (`photos/*.jpg`, `**` too) expanded, sorted. A glob that yields no photo stays as
+    given, and is then reported as missing; a folder without photos stays as given, and
+    is then reported as such: each argument yields a photo or an error."""
     expanded: list[Path] = []
     for path in paths:
         if not path.exists() and glob.has_magic(str(path)):
             matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
-            for match in matches or [path]:
-                expanded.extend(_photos_in(match) if match.is_dir() else [match])
+            found = [p for m in matches for p in (_photos_in(m) if m.is_dir() else [m])]
+            expanded.extend(found or [path])
         elif path.is_dir():
-            expanded.extend(_photos_in(path))
+            expanded.extend(_photos_in(path) or [path])
         else:
             expanded.append(path)
     return expanded
@@ -65,18 +71,20 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 def load_photos(
     paths: list[Path], height: int, width: int
 ) -> tuple[list[Path], np.ndarray, list[Failure]]:
-    """Decode each path to the model's input size; collect failures instead of stopping."""
+    """Decode each path to the model's input size, as decode does; collect failures instead
+    of stopping."""
     good, pixels, failures = [], [], []
     for path in paths:
         try:
-            pixels.append(decode_photo(path.read_bytes(), height, width))
+            pixels.append(decode_photo(read_file(path), height, width))
             good.append(path)
         except FileNotFoundError:
-            failures.append(Failure(str(path), "no such file"))
-        except IsADirectoryError:
-            failures.append(Failure(str(path), "is a directory"))
+            pattern = " (the pattern yields no photo)" if glob.has_magic(str(path)) else ""
+            failures.append(Failure(str(path), f"no such file{pattern}"))
         except UndecodablePhoto as problem:
-            failures.append(Failure(str(path), str(problem)))
+            # A folder gets here only when expand_paths found no photo in it.
+            reason = NO_PHOTOS if path.is_dir() else str(problem)
+            failures.append(Failure(str(path), reason))
         except OSError as error:  # a symlink loop, no permission, an I/O error...
             failures.append(Failure(str(path), error.strerror or str(error)))
     stacked = np.stack(pixels) if pixels else np.zeros((0, height, width, 3), np.uint8)

@@ -9,6 +9,9 @@ epoch; the best weights as an .npz) to the checkpoint folder, keyed by the numbe
 epochs done. A resumed run is told how many epochs its backup holds (`start_epoch`) and
 takes the state saved after exactly that many, so the counters agree with the weights
 BackupAndRestore restores, even when the kill came between the two saves.
+
+Under a backbone (v7) they run in the last phase only, the fine-tuning (backbone.py's
+`Phase.converges`): stopping in the frozen phase would skip the fine-tuning.
 """
 
 from __future__ import annotations

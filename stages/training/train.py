@@ -10,7 +10,11 @@ count (Keras' BackupAndRestore, at most every `train.backup_seconds`: see
 stages/training/backup.py) and the history so far are saved under a checkpoint folder
 outside DVC's outputs (DVC deletes those before it reruns a stage). The folder is keyed
 by the variation and a fingerprint of everything training reads, so a changed variation
-never resumes a stale checkpoint, and it is removed once the stage's outputs are written.
+never resumes a stale checkpoint; a run removes its variation and seed's checkpoints under
+other fingerprints when it starts (stages/training/checkpoints.py), and its own once its
+outputs are written and `confirm` (the CLI: params.yaml unchanged) passes.
+
+`train.json` records the params the run read (`trained_with`): what dvc.lock should say.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,11 +36,22 @@ from stages.core.dataset import CachePaths, Split, load_split
 from stages.training.augment import EpochSeededDraws
 from stages.training.backbone import training_phases
 from stages.training.backup import BackupCadence, CadencedBackup
-from stages.training.convergence import convergence_callbacks, early_stopping_of
+from stages.training.checkpoints import collect_stale, held
+from stages.training.convergence import (
+    ResumableEarlyStopping,
+    convergence_callbacks,
+    early_stopping_of,
+)
 from stages.training.distribution import steps_per_execution
 from stages.training.feed import fit_data
 from stages.training.history import TrainingLog
-from stages.training.model import build_classifier, build_trainer, compile_model, dtype_policy
+from stages.training.model import (
+    build_classifier,
+    build_trainer,
+    compile_model,
+    dtype_policy,
+    precision_warning,
+)
 from stages.training.resident import fit_resident
 from stages.training.seed import seed_everything
 
@@ -71,6 +87,18 @@ class TrainOutputs:
     summary: Path
 
 
+def params_read(params: Params, variation_name: str) -> dict:
+    """The params a run of `variation_name` trains with: the variation, image, augment and
+    the train keys that change its outputs (not seeds, nor backup_seconds)."""
+    return {
+        "variation": params.variation(variation_name).model_dump(),
+        "image": params.image.model_dump(),
+        "augment": params.augment.model_dump(),
+        # How often a run backs up changes no output: a resume goes on with another.
+        "train": params.train.model_dump(exclude={"seeds", "backup_seconds"}),
+    }
+
+
 def checkpoint_folder(
     root: Path,
     params: Params,
@@ -87,11 +115,7 @@ def checkpoint_folder(
     images = cache.images.stat()
     fingerprint = json.dumps(
         {
-            "variation": params.variation(variation_name).model_dump(),
-            "image": params.image.model_dump(),
-            "augment": params.augment.model_dump(),
-            # How often a run backs up changes no output: a resume goes on with another.
-            "train": params.train.model_dump(exclude={"seeds", "backup_seconds"}),
+            **params_read(params, variation_name),
             "seed": seed,
             "splits": [sha256_of(train_csv), sha256_of(validation_csv), sha256_of(cache.index)],
             "images": [images.st_size, images.st_mtime_ns],
@@ -157,20 +181,27 @@ def train(
     seed: int,
     inputs: TrainInputs,
     outputs: TrainOutputs,
-) -> dict[str, float]:
+    *,
+    confirm: Callable[[], None] = lambda: None,
+) -> dict:
     """Train the variation from `seed` (one of train.seeds), resuming from its checkpoint if
     one exists, with the backend's engine (`default_engine`); return the training summary
-    it also writes to `outputs.summary`."""
+    it also writes to `outputs.summary`. `confirm` runs once the outputs are written: if
+    it raises, the checkpoint stays, and a rerun with the same fingerprint resumes it."""
     engine = default_engine()
     variation = params.variation(variation_name)
+    run = f"train@{variation_name}-{seed}"
+    if warning := precision_warning(params.train.precision):
+        print(f"{run}: {warning}", file=sys.stderr)
     seed_everything(params.seed(seed))
-    train_split = load_split(inputs.cache, inputs.train_csv)
-    validation_split = load_split(inputs.cache, inputs.validation_csv)
+    splits = (
+        load_split(inputs.cache, inputs.train_csv),
+        load_split(inputs.cache, inputs.validation_csv),
+    )
     executed = steps_per_execution(params.train.steps_per_execution)
     with dtype_policy(params.train.precision):
         model = build_classifier(variation, params.image, name=variation_name)
         trainer = compile_model(build_trainer(model, params.augment, seed), variation, executed)
-    phases = training_phases(variation)
     folder = checkpoint_folder(
         inputs.checkpoints,
         params,
@@ -181,64 +212,110 @@ def train(
         seed,
         engine,
     )
-    run = f"train@{variation_name}-{seed}"
     print(
-        f"{run}: {model.count_params():,} parameters, {len(train_split.labels)} train / "
-        f"{len(validation_split.labels)} validation photos ({params.split.validation}), "
+        f"{run}: {model.count_params():,} parameters, {len(splits[0].labels)} train / "
+        f"{len(splits[1].labels)} validation photos ({params.split.validation}), "
         f"{variation.epochs} epochs of batch {variation.batch_size}, "
         f"{params.train.precision} on {keras.backend.backend()} ({engine})",
         file=sys.stderr,
     )
+    with held(folder, run):
+        collect_stale(folder, run)
+        fitting = Fitting(model, trainer, executed, splits, folder, engine, run)
+        log, stopping = fit_phases(fitting, params, variation_name, seed, outputs.live)
+        with atomic_path(outputs.model) as temporary:
+            model.save(temporary)
+        summary = training_summary(params, variation_name, seed, fitting, log, stopping)
+        write_json(outputs.summary, summary)
+        confirm()
+        shutil.rmtree(folder)
+    return summary
+
+
+@dataclass(frozen=True)
+class Fitting:
+    """One run being trained: the model saved, the model fitted (behind augmentation) and
+    its steps per execution, the (train, validation) splits, its checkpoint folder, the
+    engine, and its stage name."""
+
+    model: keras.Model
+    trainer: keras.Model
+    executed: int
+    splits: tuple[Split, Split]
+    folder: Path
+    engine: Engine
+    run: str
+
+
+def fit_phases(
+    fitting: Fitting, params: Params, variation_name: str, seed: int, live: Path
+) -> tuple[TrainingLog, ResumableEarlyStopping | None]:
+    """Train every phase of the variation, each resumed from its backup, logging the
+    epochs to `live`; return the log and the last phase's early stopping, if any."""
+    variation = params.variation(variation_name)
+    phases = training_phases(variation)
+    folder = fitting.folder
     if done := max(epochs_done(folder / phase.backup) for phase in phases):
         print(
-            f"{run}: resuming after epoch {done} of {variation.epochs} from {folder}",
+            f"{fitting.run}: resuming after epoch {done} of {variation.epochs} from {folder}",
             file=sys.stderr,
         )
-    log = TrainingLog(folder / "history.csv", outputs.live)
+    log = TrainingLog(folder / "history.csv", live)
     draws = EpochSeededDraws()
+    stopping = None
     for phase in phases:
         if phase.first_epoch:  # a later phase (fine-tuning): its own layers and learning rate
-            phase.prepare(model, trainer)
-            compile_model(trainer, variation, executed, phase.learning_rate)
+            phase.prepare(fitting.model, fitting.trainer)
+            compile_model(fitting.trainer, variation, fitting.executed, phase.learning_rate)
         start = max(epochs_done(folder / phase.backup), phase.first_epoch)
         # The last epoch of a phase that another follows is always backed up.
         phase_end = phase.last_epoch if phase is not phases[-1] else None
         cadence = BackupCadence(params.train.backup_seconds, phase_end)
-        convergence = convergence_callbacks(variation, folder, start, cadence)
+        convergence = (
+            convergence_callbacks(variation, folder, start, cadence) if phase.converges else []
+        )
         stopping = early_stopping_of(convergence)
-        backup = CadencedBackup(folder / phase.backup, cadence)
         run_epochs(
-            engine,
-            trainer,
-            (train_split, validation_split),
+            fitting.engine,
+            fitting.trainer,
+            fitting.splits,
             variation.batch_size,
             seed,
             initial_epoch=phase.first_epoch,
             # An earlier run that stopped early, killed before its outputs: no more epochs.
             epochs=(stopping and stopping.stopped_after()) or phase.last_epoch,
-            callbacks=[draws, log, *convergence, backup],
+            callbacks=[draws, log, *convergence, CadencedBackup(folder / phase.backup, cadence)],
         )
+    return log, stopping
+
+
+def training_summary(
+    params: Params,
+    variation_name: str,
+    seed: int,
+    fitting: Fitting,
+    log: TrainingLog,
+    stopping: ResumableEarlyStopping | None,
+) -> dict:
+    """train.json: the training time and speed, the run's settings, and the params it
+    trained with (`trained_with`, as params_read gives them)."""
+    variation = params.variation(variation_name)
+    train_images = len(fitting.splits[0].labels)
     epochs_run = len(log.rows)
-    with atomic_path(outputs.model) as temporary:
-        model.save(temporary)
-    summary = {
+    return {
         "train_seconds": round(log.seconds, 3),
-        "train_images_per_second": round(len(train_split.labels) * epochs_run / log.seconds, 1),
+        "train_images_per_second": round(train_images * epochs_run / log.seconds, 1),
         # Training alone, validation left out, first (compiling) epoch left out.
-        "steady_train_images_per_second": round(
-            len(train_split.labels) / log.steady_fit_seconds, 1
-        ),
-        "train_images": len(train_split.labels),
+        "steady_train_images_per_second": round(train_images / log.steady_fit_seconds, 1),
+        "train_images": train_images,
         "precision": params.train.precision,
         "steps_per_execution": params.train.steps_per_execution,
         "epochs": variation.epochs,
         # Early stopping's best epoch (from 1) and the last epoch trained; null without it.
         **(stopping.summary(epochs_run) if stopping else NO_EARLY_STOPPING),
-        "params": model.count_params(),
+        "params": fitting.model.count_params(),
         "backend": keras.backend.backend(),
-        "engine": engine,
+        "engine": fitting.engine,
         "seed": seed,
+        "trained_with": params_read(params, variation_name),
     }
-    write_json(outputs.summary, summary)
-    shutil.rmtree(folder)
-    return summary

@@ -1,0 +1,154 @@
+"""Where `make demo`'s time goes outside its epochs: the demo's own `dvc exp run --temp`
+(the settings read from `make -n demo`) in a scratch copy of the project, once per
+`--seeds` count, with every stage process timed by stage_clock/sitecustomize.py.
+
+Per stage it reports the interpreter's start (kernel start to site), the imports, the
+rest of the process (work; a train run's epochs are its `train_seconds`), and DVC's own
+time before the stage (from the previous process's exit: dvc.lock, hashing, the next
+command). Then the totals: wall, the sum of train_seconds (the epochs), everything else,
+and its ratio to the epochs.
+
+    python benchmarks/pipeline_overhead.py --seeds 1 --seeds 5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from workspace_copy import REPO, make_workspace, run
+
+CLOCK = Path(__file__).parent / "stage_clock"
+SEEDS = [42, 1, 2, 3, 4, 5, 6, 7]
+
+
+def demo_command(variables: list[str]) -> list[str]:
+    """The `dvc exp run` command line `make demo` runs (from `make -n`)."""
+    dry = subprocess.run(
+        ["make", "-n", "-o", "setup", "demo", *variables],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in dry.stdout.splitlines() if " exp run " in line]
+    words = shlex.split(command)
+    return ["dvc", *words[words.index("exp") :]]
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as every figure must name it."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def run_demo(work: Path, seeds: int) -> tuple[float, list[dict]]:
+    """The demo with `seeds` seeds in a fresh copy: its wall time and the stage records."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    workspace = make_workspace(work, lambda params: None)
+    shutil.copy(REPO / "Makefile", workspace / "Makefile")
+    command = demo_command([])
+    command += ["-S", f"train.seeds=[{','.join(map(str, SEEDS[:seeds]))}]"]
+    log = work / "clock.jsonl"
+    env = {"PYTHONPATH": str(CLOCK), "CATDOG_STAGE_CLOCK": str(log)}
+    began = time.time()
+    run(command, workspace, env=env)
+    wall = time.time() - began
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records.sort(key=lambda record: record["started"])
+    previous = began
+    for record in records:
+        record["dvc_before"] = record["started"] - previous
+        previous = record["ended"]
+    return wall, records
+
+
+def group(stage: str) -> str:
+    """train@v4-42 -> train; summarize@v4 -> summarize."""
+    return stage.split("@", 1)[0]
+
+
+def stage_table(records: list[dict]) -> list[str]:
+    """Medians per kind of stage, in seconds."""
+    lines = [
+        "| stage | processes | interpreter start | imports | work | of which epochs | "
+        "DVC before it |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    kinds: dict[str, list[dict]] = {}
+    for record in records:
+        kinds.setdefault(group(record["stage"]), []).append(record)
+    for kind, found in kinds.items():
+
+        def median(values: list[float]) -> str:
+            return f"{statistics.median(values):.2f}"
+
+        starts = [r["reached_site"] - r["started"] for r in found]
+        imports = [r["imports"] for r in found]
+        works = [r["ended"] - r["reached_site"] - r["imports"] for r in found]
+        epochs = [r["train_seconds"] or 0.0 for r in found]
+        dvc = [r["dvc_before"] for r in found]
+        lines.append(
+            f"| {kind} | {len(found)} | {median(starts)} | {median(imports)} | {median(works)} "
+            f"| {median(epochs)} | {median(dvc)} |"
+        )
+    return lines
+
+
+def totals(wall: float, records: list[dict]) -> dict[str, float]:
+    """Wall, epochs and where the rest went, summed over the stages."""
+    epochs = sum(r["train_seconds"] or 0.0 for r in records)
+    processes = sum(r["ended"] - r["started"] for r in records)
+    starts = sum(r["reached_site"] - r["started"] for r in records)
+    imports = sum(r["imports"] for r in records)
+    return {
+        "stages": len(records),
+        "wall": wall,
+        "epochs": epochs,
+        "outside": wall - epochs,
+        "ratio": (wall - epochs) / epochs,
+        "interpreter start": starts,
+        "imports": imports,
+        "work outside epochs": processes - epochs - imports - starts,
+        "DVC": wall - processes,
+        "DVC per stage (median)": statistics.median(r["dvc_before"] for r in records),
+    }
+
+
+def main(
+    seeds: Annotated[list[int], typer.Option(help="Seed counts to run the demo with.")] = [1],  # noqa: B006
+    work: Annotated[Path, typer.Option(help="Scratch folder (emptied).")] = (
+        REPO / "benchmarks" / ".work" / "overhead"
+    ),
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures.")] = None,
+) -> None:
+    """Run the demo once per seed count and print where its time went."""
+    figures = {"cpu": cpu_name(), "cores": os.cpu_count(), "runs": {}}
+    print(f"CPU: {figures['cpu']} ({figures['cores']} cores)")
+    for count in seeds:
+        wall, records = run_demo(work / f"seeds-{count}", count)
+        summary = totals(wall, records)
+        figures["runs"][count] = {"totals": summary, "stages": records}
+        print(f"\n## train.seeds: {count} seed(s), {summary['stages']} stage processes\n")
+        print("\n".join(stage_table(records)))
+        print()
+        for key, value in summary.items():
+            print(f"- {key}: {value:.2f}" if isinstance(value, float) else f"- {key}: {value}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    typer.run(main)
