@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import decode_and_split
 from ruamel.yaml import YAML
 
 from stages.core.runs import read_history
 from stages.ingest.synthetic import write_synthetic_archive
+from tests.support.prepared import decode_and_split
 
 pytestmark = pytest.mark.slow
 
