@@ -3,8 +3,8 @@ resume: the train stage's own `train()`, three times in one process on a synthet
 backing up after every epoch (`train.backup_seconds: 0`), at params.yaml's cadence, and
 after every epoch again (the first run also pays the process's first compilations).
 
-    python benchmarks/backup_cost.py --count 8000 --epochs 30 --variation base
-    KERAS_BACKEND=jax python benchmarks/backup_cost.py ...   # on a GPU: the resident engine
+    python -m benchmarks.backup_cost --count 8000 --epochs 30 --variation base
+    KERAS_BACKEND=jax python -m benchmarks.backup_cost ...   # on a GPU: the resident engine
 
 Prints one JSON line per run: wall seconds, `train_seconds` (the epochs, compile and
 validation included) and the difference.
@@ -20,33 +20,20 @@ from typing import Annotated
 
 import typer
 
-from stages.core.config import ImageParams, SplitParams, load_params
-from stages.core.dataset import CachePaths
+from stages.core.config import load_params
+from tests.support.prepared import Prepared, decode_and_split
+from tests.support.workspace import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def prepare(work: Path, count: int, side: int) -> CachePaths:
+def prepare(work: Path, count: int, side: int) -> Prepared:
     """The synthetic set of `count` photos, decoded at side x side and split 80/20 with a
     tenth of the training photos held out."""
-    from stages.ingest import decode, split
     from stages.ingest.synthetic import write_synthetic_archive
 
     work.mkdir(parents=True, exist_ok=True)
     archive = work / "photos.zip"
     write_synthetic_archive(archive, count, seed=0, layout="microsoft", workers=os.cpu_count())
-    cache = CachePaths(work / "images.npy", work / "index.csv")
-    decode.run(
-        ImageParams(height=side, width=side),
-        decode.DecodeInputs(archive),
-        decode.DecodeOutputs(cache.images, cache.index, work / "rejected.csv"),
-    )
-    split.run(
-        SplitParams(test_size=0.2, seed=42, validation=0.1),
-        split.SplitInputs(cache.index),
-        split.SplitOutputs(work / "train.csv", work / "test.csv", work / "validation.csv"),
-    )
-    return cache
+    return decode_and_split(archive, work, side, validation=0.1)
 
 
 def main(
@@ -60,7 +47,7 @@ def main(
     """Time train() backing up after every epoch and at params.yaml's cadence."""
     from stages.training.train import TrainInputs, TrainOutputs, train
 
-    cache = prepare(work, count, side)
+    data = prepare(work, count, side)
     params = load_params(REPO / "params.yaml")
     chosen = params.variation(variation).model_copy(update={"epochs": epochs})
     params = params.model_copy(
@@ -70,7 +57,7 @@ def main(
             "train": params.train.model_copy(update={"precision": precision}),
         }
     )
-    inputs = TrainInputs(cache, work / "train.csv", work / "validation.csv", work / "checkpoints")
+    inputs = TrainInputs(data.cache, data.train_csv, data.validation_csv, work / "checkpoints")
     cadence = params.train.backup_seconds
     for seconds in (0.0, cadence, 0.0):
         timed = params.model_copy(

@@ -4,8 +4,8 @@ Reproduces the whole pipeline once in a scratch workspace on a synthetic archive
 full-size photos (default: the 25,000 of benchmarks/ingest.py, one epoch per variation
 so that it finishes), then times `dvc status` and `dvc repro` with nothing changed.
 
-    python benchmarks/dvc_noop.py                 # 25,000 photos (reuses ingest's archive)
-    python benchmarks/dvc_noop.py --count 2000    # a quick look
+    python -m benchmarks.dvc_noop                 # 25,000 photos (reuses ingest's archive)
+    python -m benchmarks.dvc_noop --count 2000    # a quick look
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from ingest import full_size_archive
-from workspace_copy import make_workspace, run
+
+from benchmarks.ingest import full_size_archive
+from tests.support.workspace import make_workspace, run
 
 
 def median_seconds(args: list[str], cwd: Path, repeats: int) -> tuple[float, list[float]]:

@@ -10,8 +10,8 @@ did nothing but the model's multiply-adds at its best measured rate.
 - Rate: the median of several timed square matrix products (large enough to run at the
   library's best) in the given dtype, on the backend in use.
 
-    python benchmarks/flops.py                                  # every variation, both dtypes
-    python benchmarks/flops.py --variation v4 --dtype bfloat16  # one ceiling, in img/s
+    python -m benchmarks.flops                                  # every variation, both dtypes
+    python -m benchmarks.flops --variation v4 --dtype bfloat16  # one ceiling, in img/s
 """
 
 from __future__ import annotations

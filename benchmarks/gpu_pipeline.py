@@ -11,8 +11,8 @@ variation to `--epochs`, and then times, each as its own `dvc repro`:
 3. the rest (evaluation, summaries, comparison, figures; and the variations left out of
    `--variations`, at their params' epochs).
 
-    python benchmarks/gpu_pipeline.py                  # train.backend auto: jax on a GPU
-    python benchmarks/gpu_pipeline.py --count 400 --epochs 1 --variations v4   # a dry run
+    python -m benchmarks.gpu_pipeline                  # train.backend auto: jax on a GPU
+    python -m benchmarks.gpu_pipeline --count 400 --epochs 1 --variations v4   # a dry run
 
 Prints one line per stage and a Markdown table with the device's name; `--json` also
 writes the figures.
@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from workspace_copy import REPO, first_run, make_workspace, run, set_params
+
+from tests.support.params import set_params
+from tests.support.workspace import REPO, first_run, make_workspace, run
 
 STUDY = "base,v1,v2,v3,v4,v5"
 

@@ -7,8 +7,8 @@ Ours is `stages.ingest.decode.decode_archive`: every core, JPEG draft mode, and 
 the cache array to disk, which the baseline does not. Runs alternate
 (ours, baseline, ours, ...) so that machine noise hits both; the ratio is of medians.
 
-    python benchmarks/ingest.py                  # 25,000 photos, 3 runs each
-    python benchmarks/ingest.py --count 2000 --repeats 1   # a quick look
+    python -m benchmarks.ingest                  # 25,000 photos, 3 runs each
+    python -m benchmarks.ingest --count 2000 --repeats 1   # a quick look
 """
 
 from __future__ import annotations

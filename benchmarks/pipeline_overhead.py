@@ -8,7 +8,7 @@ time before the stage (from the previous process's exit: dvc.lock, hashing, the 
 command). Then the totals: wall, the sum of train_seconds (the epochs), everything else,
 and its ratio to the epochs.
 
-    python benchmarks/pipeline_overhead.py --seeds 1 --seeds 5
+    python -m benchmarks.pipeline_overhead --seeds 1 --seeds 5
 """
 
 from __future__ import annotations
@@ -16,33 +16,19 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shlex
 import shutil
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from workspace_copy import REPO, make_workspace, run
+
+from tests.support.demo import demo_command
+from tests.support.workspace import REPO, make_workspace, run
 
 CLOCK = Path(__file__).parent / "stage_clock"
 SEEDS = [42, 1, 2, 3, 4, 5, 6, 7]
-
-
-def demo_command(variables: list[str]) -> list[str]:
-    """The `dvc exp run` command line `make demo` runs (from `make -n`)."""
-    dry = subprocess.run(
-        ["make", "-n", "-o", "setup", "demo", *variables],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (command,) = [line for line in dry.stdout.splitlines() if " exp run " in line]
-    words = shlex.split(command)
-    return ["dvc", *words[words.index("exp") :]]
 
 
 def cpu_name() -> str:
@@ -59,7 +45,7 @@ def run_demo(work: Path, seeds: int) -> tuple[float, list[dict]]:
     work.mkdir(parents=True)
     workspace = make_workspace(work, lambda params: None)
     shutil.copy(REPO / "Makefile", workspace / "Makefile")
-    command = demo_command([])
+    command = demo_command(REPO)
     command += ["-S", f"train.seeds=[{','.join(map(str, SEEDS[:seeds]))}]"]
     log = work / "clock.jsonl"
     env = {"PYTHONPATH": str(CLOCK), "CATDOG_STAGE_CLOCK": str(log)}

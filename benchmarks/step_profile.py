@@ -7,8 +7,8 @@ for the convolutions and matrix products, the rate they reach against the machin
 matmul rate (`benchmarks/flops.py`): how far the arithmetic itself is from the ceiling,
 and how much of the step is not arithmetic at all.
 
-    python benchmarks/step_profile.py                        # v4, params.yaml's precision
-    python benchmarks/step_profile.py --precision mixed_bfloat16
+    python -m benchmarks.step_profile                        # v4, params.yaml's precision
+    python -m benchmarks.step_profile --precision mixed_bfloat16
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from flops import dtype_of, layer_training_flops, matmul_flops_per_second
 
+from benchmarks.flops import dtype_of, layer_training_flops, matmul_flops_per_second
 from stages.core.config import load_params
 from stages.core.dataset import Split
 from stages.training.feed import fit_data

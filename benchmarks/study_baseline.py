@@ -7,7 +7,7 @@ every epoch (rotation 15 degrees, shear 0.1 degrees, zoom 0.2, shifts 0.1, horiz
 rescale 1/255), one batch at a time, on the Python thread. The network, optimizer,
 batch size and split are ours, the same as `dvc repro train@<variation>` trains.
 
-    python benchmarks/study_baseline.py --photos DIR --train-csv data/split/train.csv \\
+    python -m benchmarks.study_baseline --photos DIR --train-csv data/split/train.csv \\
         --test-csv data/split/test.csv --variation v4 --epochs 3
 
 Prints one line per epoch with the training img/s (validation left out), then a JSON

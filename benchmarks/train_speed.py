@@ -17,8 +17,8 @@ that is not timed). Then, `--repeats` times, alternating so that machine noise h
 Prints the medians, the ratio of whole-process seconds, and our steady-state training
 img/s (first epoch and validation left out) as a share of the ceiling.
 
-    python benchmarks/train_speed.py                      # 5,000 photos, 3 epochs, 3 runs
-    python benchmarks/train_speed.py --precision float32
+    python -m benchmarks.train_speed                      # 5,000 photos, 3 epochs, 3 runs
+    python -m benchmarks.train_speed --precision float32
 """
 
 from __future__ import annotations
@@ -34,9 +34,22 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from flops import dtype_of
-from ingest import full_size_archive
-from workspace_copy import REPO, edit_params, first_run, make_workspace, run, set_params
+
+from benchmarks.flops import dtype_of
+from benchmarks.ingest import full_size_archive
+from tests.support.params import edit_params, set_params
+from tests.support.workspace import REPO, first_run, make_workspace, run
+
+# A benchmark run as its own process in a scratch workspace: `python -m benchmarks.<name>`,
+# with the repository root importable (the workspace's copy of `stages` comes first).
+BENCHMARK_ENV = {
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+}
+
+
+def benchmark(name: str) -> list[str]:
+    """The command that runs benchmarks/<name>.py as a module."""
+    return [sys.executable, "-m", f"benchmarks.{name}"]
 
 
 def prepared_workspace(workdir: Path, archive: Path) -> Path:
@@ -71,10 +84,9 @@ def time_ours(workspace: Path, variation: str) -> tuple[float, float]:
 
 def time_baseline(workspace: Path, variation: str, epochs: int) -> tuple[float, float]:
     """Whole-process seconds of the study-style script, and its steady training img/s."""
-    script = REPO / "benchmarks/study_baseline.py"
-    args = [sys.executable, str(script), "--photos", "photos", "--variation", variation]
+    args = [*benchmark("study_baseline"), "--photos", "photos", "--variation", variation]
     started = time.perf_counter()
-    result = run([*args, "--epochs", str(epochs)], workspace)
+    result = run([*args, "--epochs", str(epochs)], workspace, env=BENCHMARK_ENV)
     seconds = time.perf_counter() - started
     return seconds, json.loads(result.stdout.strip().splitlines()[-1])[
         "steady_train_images_per_second"
@@ -83,9 +95,9 @@ def time_baseline(workspace: Path, variation: str, epochs: int) -> tuple[float, 
 
 def time_ceiling(workspace: Path, variation: str, precision: str) -> float:
     """The FLOP ceiling in img/s, measured in a fresh process like the contenders."""
-    script = str(REPO / "benchmarks/flops.py")
     dtype = dtype_of(precision)
-    result = run([sys.executable, script, "--variation", variation, "--dtype", dtype], workspace)
+    arguments = [*benchmark("flops"), "--variation", variation, "--dtype", dtype]
+    result = run(arguments, workspace, env=BENCHMARK_ENV)
     return float(result.stdout.strip().splitlines()[-1])
 
 

@@ -7,7 +7,7 @@ reads the steady-state training img/s (first epoch and validation left out) that
 stage records in `runs/<variation>/<seed>/train.json`. The ceilings are measured in the
 same run (`benchmarks/flops.py`).
 
-    python benchmarks/variation_speed.py             # 5,000 photos, 2 epochs
+    python -m benchmarks.variation_speed             # 5,000 photos, 2 epochs
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from flops import ceiling_images_per_second, dtype_of, matmul_flops_per_second
-from ingest import full_size_archive
-from train_speed import prepared_workspace
-from workspace_copy import edit_params, first_run, run, set_params
 
+from benchmarks.flops import ceiling_images_per_second, dtype_of, matmul_flops_per_second
+from benchmarks.ingest import full_size_archive
+from benchmarks.train_speed import prepared_workspace
 from stages.core.config import load_params
+from tests.support.params import edit_params, set_params
+from tests.support.workspace import first_run, run
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 

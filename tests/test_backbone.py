@@ -10,7 +10,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import decode_and_split, offline
 from PIL import Image
 
 from stages.core.config import EarlyStoppingParams, ImageParams, load_params
@@ -21,6 +20,8 @@ from stages.tools.predict import predict
 from stages.training.backbone import BACKBONE_LAYER, build_backbone, training_phases
 from stages.training.model import build_classifier
 from stages.training.train import TrainInputs, TrainOutputs, train
+from tests.support.params import offline
+from tests.support.prepared import decode_and_split
 
 
 @pytest.fixture(scope="module")

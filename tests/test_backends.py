@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import Prepared, decode_and_split
-from workspace_copy import edit_params
 
 from stages.ingest.synthetic import write_synthetic_archive
 from stages.reporting.paired import NO_DIFFERENCE, Verdicts, compare_runs
+from tests.support.params import edit_params
+from tests.support.prepared import Prepared, decode_and_split
 
 pytestmark = pytest.mark.slow
 

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-
 import keras
 import numpy as np
 
 from stages.training.backup import BackupCadence, CadencedBackup
 from stages.training.train import epochs_done
-
-
-def ticking(step: float = 1.0):
-    """A clock that moves `step` seconds each time it is read."""
-    ticks = itertools.count()
-    return lambda: next(ticks) * step
+from tests.support.clock import ticking
 
 
 def backed_up(cadence: BackupCadence, epochs: int) -> list[int]:

@@ -11,10 +11,10 @@ import zipfile
 import keras
 import pandas as pd
 import pytest
-from flops import multiply_adds, training_flops_per_image
-from study_baseline import main as study_baseline
 from typer.testing import CliRunner
 
+from benchmarks.flops import multiply_adds, training_flops_per_image
+from benchmarks.study_baseline import main as study_baseline
 from stages.core.config import load_params
 from stages.training.model import build_classifier
 
@@ -59,8 +59,8 @@ def study_baseline_app():
 @pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's profiler")
 def test_step_profile_accounts_for_every_layer(repo) -> None:
-    script = repo / "benchmarks/step_profile.py"
-    arguments = [sys.executable, str(script), "--photos", "128", "--epochs", "1"]
+    arguments = [sys.executable, "-m", "benchmarks.step_profile", "--photos", "128"]
+    arguments += ["--epochs", "1"]
     arguments += ["--precision", "float32", "--params", str(repo / "params.yaml")]
     result = subprocess.run(arguments, cwd=repo, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]

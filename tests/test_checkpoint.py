@@ -11,9 +11,7 @@ from pathlib import Path
 
 import keras
 import pytest
-from conftest import decode_and_split
 from typer.testing import CliRunner
-from workspace_copy import edit_params, set_param, set_params
 
 from stages.cli import app
 from stages.core.config import Params, load_params
@@ -22,6 +20,8 @@ from stages.core.errors import CatdogError
 from stages.training import train as train_module
 from stages.training.checkpoints import collect_stale, held
 from stages.training.train import Engine, checkpoint_folder, epochs_done, params_read
+from tests.support.params import edit_params, set_param, set_params
+from tests.support.prepared import decode_and_split
 
 
 @pytest.fixture

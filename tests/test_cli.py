@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import write_fake_study
 from typer.testing import CliRunner
 
 from stages.cli import app
 from stages.core.dataset import CachePaths
+from tests.support.fakes import write_fake_study
 
 runner = CliRunner()
 

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from workspace_copy import delete_param as _delete
-from workspace_copy import edit_params, set_params
-from workspace_copy import set_param as _set
 
 from stages.core.config import Params, load_params
 from stages.core.errors import ConfigError
-
-
-def write_params(tmp_path: Path, repo: Path, edit) -> Path:
-    """A copy of the repo's params.yaml with `edit(raw_dict)` applied."""
-    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    edit_params(tmp_path, edit)
-    return tmp_path / "params.yaml"
+from tests.support.params import delete_param as _delete
+from tests.support.params import set_param as _set
+from tests.support.params import set_params, write_params
 
 
 def test_repo_params_are_valid_and_typed(repo: Path) -> None:

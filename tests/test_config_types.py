@@ -4,11 +4,11 @@ coerced ("32" is not 32, 2.0 is not 2, "yes" and 1 are not true, true is not 1).
 from __future__ import annotations
 
 import pytest
-from test_config import write_params
-from workspace_copy import set_param as _set
 
 from stages.core.config import load_params
 from stages.core.errors import ConfigError
+from tests.support.params import set_param as _set
+from tests.support.params import write_params
 
 LOOSE_TYPES = [
     # (key, value, what the schema wants)

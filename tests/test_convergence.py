@@ -10,7 +10,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from test_backup import ticking
 
 from stages.core.config import SplitParams, load_params
 from stages.core.runs import read_history
@@ -20,6 +19,7 @@ from stages.training import train as train_module
 from stages.training.backup import BackupCadence
 from stages.training.convergence import ResumableEarlyStopping, ResumablePlateau
 from stages.training.train import TrainInputs, TrainOutputs, train
+from tests.support.clock import ticking
 
 # val_loss per epoch: best at epoch 3 (index 2), then no improvement.
 LOSSES = [0.9, 0.7, 0.5, 0.6, 0.55, 0.8, 0.9, 0.95]

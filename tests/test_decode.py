@@ -10,7 +10,6 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL_COUNT
 from PIL import Image
 
 from stages.core.config import ImageParams
@@ -26,6 +25,7 @@ from stages.ingest.decode import (
     run,
 )
 from stages.ingest.synthetic import BROKEN_KINDS, ODD_KINDS, special_kinds
+from tests.support.prepared import SMALL_COUNT
 
 REASONS = {
     "empty": "empty file (0 bytes)",

@@ -9,7 +9,11 @@ import zipfile
 
 import numpy as np
 import pytest
-from photo_kinds import (
+from PIL import Image
+
+from stages.ingest.decode import BACKGROUND, decode_archive, decode_photo
+from stages.tools.predict import load_photos
+from tests.support.photos import (
     QUADRANTS,
     STORED_AS,
     encoded,
@@ -21,10 +25,6 @@ from photo_kinds import (
     turned_jpeg,
     upright,
 )
-from PIL import Image
-
-from stages.ingest.decode import BACKGROUND, decode_archive, decode_photo
-from stages.tools.predict import load_photos
 
 WHITE = [BACKGROUND] * 4
 

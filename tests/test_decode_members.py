@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from photo_kinds import encoded, hidden_red, png16, turned_jpeg
 from PIL import Image
 
 from stages.ingest.archive import find_photos
 from stages.ingest.decode import decode_archive
+from tests.support.photos import encoded, hidden_red, png16, turned_jpeg
 
 ARCHIVES = 30
 

@@ -5,34 +5,22 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from workspace_copy import edit_params, set_params
 
 from stages.core.config import Params, load_params
 from stages.core.errors import ConfigError
+from tests.support.demo import demo_command, demo_dry_run, demo_settings
+from tests.support.params import set_params, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
 def demo_params(repo: Path, tmp_path: Path, *variables: str) -> Params:
     """params.yaml as `make demo <variables>` would run it."""
-    dry = subprocess.run(
-        ["make", "-n", "-o", "setup", "demo", *variables],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (command,) = [line for line in dry.stdout.splitlines() if " exp run " in line]
-    words = shlex.split(command)
-    settings = dict(words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "-S")
-    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
-    edit_params(tmp_path, set_params({k: yaml.safe_load(v) for k, v in settings.items()}))
-    return load_params(tmp_path / "params.yaml")
+    settings = demo_settings(demo_command(repo, *variables))
+    return load_params(write_params(tmp_path, repo, set_params(settings)))
 
 
 def test_the_demo_runs_every_variation_briefly_on_small_synthetic_photos(repo, tmp_path):
@@ -58,12 +46,8 @@ def test_a_side_too_small_for_the_study_networks_is_refused(repo, tmp_path):
 
 
 def test_the_demo_ends_by_saying_what_ran_and_how_to_look_at_it(repo):
-    dry = subprocess.run(
-        ["make", "-n", "-o", "setup", "demo"], cwd=repo, capture_output=True, text=True, check=True
-    )
-    said = "\n".join(
-        shlex.split(line)[1] for line in dry.stdout.splitlines() if line.startswith("echo ")
-    )
+    lines = demo_dry_run(repo)
+    said = "\n".join(shlex.split(line)[1] for line in lines if line.startswith("echo "))
     assert "a smoke test, not a result" in said
     assert "synthetic set" in said and "72x72 pixels for 4 epochs" in said
     for command in ("source .venv/bin/activate", "dvc exp show", "dvc plots diff demo"):

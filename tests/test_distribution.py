@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import decode_and_split
-from workspace_copy import edit_params
 
 from stages.core.config import load_params
 from stages.core.errors import ConfigError
 from stages.core.runs import read_history
+from tests.support.params import edit_params
+from tests.support.prepared import decode_and_split
 
 pytestmark = pytest.mark.slow
 

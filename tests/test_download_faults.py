@@ -7,10 +7,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_download import DIGEST, PAYLOAD, Behaviour, Handler, serving
 
 from stages.core.errors import CatdogError
 from stages.ingest.download import download
+from tests.support.servers import DIGEST, PAYLOAD, Behaviour, Handler, serving
 
 STALL_AT = 400_000  # bytes sent before a stalling response goes quiet
 

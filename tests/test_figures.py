@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FakeStudy, write_fake_study
 from PIL import Image
 
 from stages.core.config import load_params
@@ -25,6 +24,7 @@ from stages.reporting.compare import (
 )
 from stages.reporting.evaluate import predictions_table, roc_table
 from stages.reporting.plot import gallery_items
+from tests.support.fakes import FakeStudy, write_fake_study
 
 
 def _history(epochs: int = 4, offset: float = 0.0) -> pd.DataFrame:

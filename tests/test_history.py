@@ -14,11 +14,11 @@ from pathlib import Path
 import keras
 import pandas as pd
 import pytest
-from conftest import decode_and_split
-from workspace_copy import edit_params
 
 from stages.core.runs import CURVES, curve_file, read_history
 from stages.training.history import TrainingLog
+from tests.support.params import edit_params
+from tests.support.prepared import decode_and_split
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import decode_and_split
 from typer.testing import CliRunner
 
 from stages.cli import app
@@ -19,6 +18,7 @@ from stages.ingest.source import Synthetic, read_manifest
 from stages.ingest.synthetic import write_synthetic_archive
 from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs, evaluate
 from stages.training.train import TrainInputs, TrainOutputs, train
+from tests.support.prepared import decode_and_split
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keras
 import pytest
-from conftest import offline
 
 from stages.core.config import load_params
 from stages.core.dataset import CachePaths
@@ -14,6 +13,7 @@ from stages.training.model import (
     build_trainer,
     precision_warning,
 )
+from tests.support.params import offline
 
 # Worked by hand from the table (valid padding, 120x120x3 input), e.g. base:
 # conv 3x3x3x16+16, conv 3x3x16x32+32, flatten 28*28*32 = 25,088, dense 1024, 2048, 1.

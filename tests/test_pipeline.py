@@ -21,10 +21,11 @@ import pandas as pd
 import pytest
 from dvc.repo import Repo
 from PIL import Image
-from workspace_copy import edit_params, make_workspace, run
-from workspace_copy import set_param as _set
 
 from stages.core.runs import CURVES, curve_file, read_history
+from tests.support.params import edit_params
+from tests.support.params import set_param as _set
+from tests.support.workspace import make_workspace, run
 
 pytestmark = pytest.mark.slow
 

@@ -15,13 +15,13 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import decode_and_split
-from workspace_copy import edit_params
 
 from stages.core.backend import resolve_backend, use_backend
 from stages.core.errors import CatdogError
 from stages.core.runs import CURVES, read_history
 from stages.training.resident import batch_rows, epoch_order
+from tests.support.params import edit_params
+from tests.support.prepared import decode_and_split
 
 SIDE = 66  # the smallest side v4's conv stack takes: JAX's CPU convolutions are slow
 HAS_JAX = subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode == 0

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
-from workspace_copy import commit, make_workspace, run
+
+from tests.support.workspace import commit, make_workspace, run
 
 pytestmark = pytest.mark.slow
 

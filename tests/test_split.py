@@ -8,8 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from workspace_copy import REPO, edit_params
-from workspace_copy import set_param as _set
 
 from stages.cli import app
 from stages.core.config import SplitParams
@@ -24,6 +22,9 @@ from stages.ingest.split import (
     split_index,
     split_photos,
 )
+from tests.support.params import edit_params
+from tests.support.params import set_param as _set
+from tests.support.workspace import REPO
 
 
 def make_index(cats: int, dogs: int) -> pd.DataFrame:

@@ -12,14 +12,14 @@ import pytest
 from click.testing import Result
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
-from workspace_copy import edit_params
-from workspace_copy import set_param as _set
 
 from stages.cli import app
 from stages.core.config import Params, load_params
 from stages.core.errors import ConfigError
 from stages.ingest import validate
 from stages.ingest.source import pipeline_outputs
+from tests.support.params import edit_params
+from tests.support.params import set_param as _set
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""Python loads this at start-up when its folder is on PYTHONPATH (tests/test_deps.py puts
+"""Python loads this at start-up when its folder is on PYTHONPATH (tests/test_pipeline.py puts
 it there for one `dvc repro`). Inside a DVC stage's command (DVC sets DVC_STAGE), it
 records at exit which of the project's modules the process loaded, one file per process
 in the folder CATDOG_IMPORT_LOG names, as `<stage>.<pid>.txt` with one path per line

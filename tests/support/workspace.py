@@ -1,4 +1,5 @@
-"""A throwaway git + DVC copy of this project, for end-to-end tests and benchmarks."""
+"""A throwaway git + DVC copy of this project, for end-to-end tests and benchmarks, and the
+commands run in it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.params import edit_params, set_param
+
+REPO = Path(__file__).resolve().parents[2]
 PROJECT_FILES = (
     "dvc.yaml",
     "params.yaml",
@@ -46,53 +49,6 @@ def run(
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def edit_params(workspace: Path, edit: Callable[[Any], None]) -> None:
-    """Apply `edit` to the workspace's params.yaml, keeping its comments."""
-    yaml = YAML()
-    path = workspace / "params.yaml"
-    params = yaml.load(path.read_text())
-    edit(params)
-    with path.open("w") as handle:
-        yaml.dump(params, handle)
-
-
-def _parent_of(params: Any, dotted: str) -> tuple[Any, str]:
-    *parents, last = dotted.split(".")
-    for key in parents:
-        params = params[key]
-    return params, last
-
-
-def set_param(dotted: str, value: Any) -> Callable[[Any], None]:
-    """An edit for `edit_params`: set the key at a dotted path."""
-
-    def edit(params: Any) -> None:
-        node, key = _parent_of(params, dotted)
-        node[key] = value
-
-    return edit
-
-
-def set_params(settings: Mapping[str, Any]) -> Callable[[Any], None]:
-    """An edit for `edit_params`: set each dotted key to its value."""
-
-    def edit(params: Any) -> None:
-        for dotted, value in settings.items():
-            set_param(dotted, value)(params)
-
-    return edit
-
-
-def delete_param(dotted: str) -> Callable[[Any], None]:
-    """An edit for `edit_params`: remove the key at a dotted path."""
-
-    def edit(params: Any) -> None:
-        node, key = _parent_of(params, dotted)
-        del node[key]
-
-    return edit
 
 
 def use_synthetic(root: Path, count: int, layout: str = "microsoft") -> None:

@@ -1,5 +1,5 @@
 """Photos of the kinds a person's camera, phone or browser writes, and how each must look
-once decoded: the test material for decode and predict (not a test module itself)."""
+once decoded: the test material for decode and predict."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The speed measurements: `python -m benchmarks.<name>` from the repository root."""

@@ -1,0 +1,1 @@
+"""The tests (pytest), and their shared helpers in tests.support."""
