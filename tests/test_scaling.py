@@ -22,7 +22,7 @@ SIDE = 66  # pixels: the smallest image all six variations' conv stacks accept
 QUEUED = ("base", "v4")
 
 
-SYNTHETIC_COUNT = 60
+SYNTHETIC_COUNT = 120  # validation keeps at least 3 photos of each class
 
 
 def tiny(source: str | None):
