@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.prepared import Prepared, decode_and_split, small_archive
+from tests.support.prepared import SMALLEST_SIDE, Prepared, decode_and_split, small_archive
 from tests.support.workspace import REPO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -38,8 +38,18 @@ def kaggle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return small_archive(tmp_path_factory.mktemp("kaggle"), "kaggle", "dogs-vs-cats.zip")
 
 
+# The decoded sets below are shared by every test that asks for one: tests read them and
+# write their outputs elsewhere (tmp_path).
+
+
 @pytest.fixture(scope="session")
 def small_prepared(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path) -> Prepared:
-    """The small Microsoft-layout archive decoded at 120x120 and split 80/20 (seed 42).
-    Shared: tests read it and write their outputs elsewhere."""
+    """The small Microsoft-layout archive decoded at 120x120 and split 80/20 (seed 42)."""
     return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("prepared"))
+
+
+@pytest.fixture(scope="session")
+def small_prepared_66(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path) -> Prepared:
+    """The small archive decoded at 66x66 (SMALLEST_SIDE) and split 80/20 (seed 42):
+    152 training and 38 test photos, for tests that train without needing it to learn."""
+    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("prepared66"), SMALLEST_SIDE)

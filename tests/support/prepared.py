@@ -13,6 +13,9 @@ from stages.ingest import decode, split
 from stages.ingest.synthetic import write_synthetic_archive
 
 SMALL_COUNT = 200
+# Pixels: the smallest side all six study variations' conv stacks take (v2-v6's three 4x4
+# convolutions with 3x3 pooling), and so the cheapest to train them on.
+SMALLEST_SIDE = 66
 # A folder where the small archives are kept between pytest runs (`make mutate` runs the
 # tests once per mutant); unset, each session draws its own. The archives are deterministic.
 ARCHIVE_CACHE = "CATDOG_TEST_ARCHIVES"
@@ -36,6 +39,7 @@ def small_archive(scratch: Path, layout: str, name: str) -> Path:
 class Prepared:
     """An archive decoded and split, as the decode and split stages leave it."""
 
+    archive: Path
     root: Path
     cache: CachePaths
     train_csv: Path
@@ -54,6 +58,7 @@ def decode_and_split(
     `validation` as split.validation (a share of the training photos, or "test")."""
     root.mkdir(parents=True, exist_ok=True)
     prepared = Prepared(
+        archive,
         root,
         CachePaths(root / "images.npy", root / "index.csv"),
         root / "train.csv",
