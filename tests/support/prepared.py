@@ -21,16 +21,18 @@ SMALLEST_SIDE = 66
 ARCHIVE_CACHE = "CATDOG_TEST_ARCHIVES"
 
 
-def small_archive(scratch: Path, layout: str, name: str) -> Path:
-    """The synthetic archive of SMALL_COUNT photos in `layout`, as `name`: in the folder
-    CATDOG_TEST_ARCHIVES names if set (drawn once), else in `scratch`."""
+def drawn_archive(
+    scratch: Path, name: str, count: int = SMALL_COUNT, layout: str = "microsoft", seed: int = 0
+) -> Path:
+    """The synthetic archive of `count` photos drawn from `seed` in `layout`, as `name`: in
+    the folder CATDOG_TEST_ARCHIVES names if set (drawn once), else in `scratch`."""
     cache = os.environ.get(ARCHIVE_CACHE)
-    folder = Path(cache) / f"{layout}-{SMALL_COUNT}" if cache else scratch
+    folder = Path(cache) / f"{layout}-{count}-{seed}" if cache else scratch
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         drawing = folder / f".{name}.{os.getpid()}.tmp"
-        write_synthetic_archive(drawing, SMALL_COUNT, seed=0, layout=layout, workers=2)
+        write_synthetic_archive(drawing, count, seed=seed, layout=layout, workers=2)
         os.replace(drawing, path)
     return path
 
