@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.prepared import Prepared, decode_and_split, small_archive
+from stages.ingest.source import Synthetic, read_manifest
+from tests.support.prepared import SMALLEST_SIDE, Prepared, decode_and_split, drawn_archive
 from tests.support.workspace import REPO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -29,17 +30,36 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def microsoft_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic archive in Microsoft's layout."""
-    return small_archive(tmp_path_factory.mktemp("microsoft"), "microsoft", "photos.zip")
+    return drawn_archive(tmp_path_factory.mktemp("microsoft"), "photos.zip")
 
 
 @pytest.fixture(scope="session")
 def kaggle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic archive in Kaggle's nested layout."""
-    return small_archive(tmp_path_factory.mktemp("kaggle"), "kaggle", "dogs-vs-cats.zip")
+    return drawn_archive(tmp_path_factory.mktemp("kaggle"), "dogs-vs-cats.zip", layout="kaggle")
+
+
+@pytest.fixture(scope="session")
+def synthetic_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default synthetic set, as sources/synthetic.yaml draws it (2,000 photos)."""
+    manifest = read_manifest(REPO / "sources" / "synthetic.yaml")
+    assert isinstance(manifest, Synthetic)
+    scratch = tmp_path_factory.mktemp("synthetic")
+    return drawn_archive(scratch, "photos.zip", manifest.count, manifest.layout, manifest.seed)
+
+
+# The decoded sets below are shared by every test that asks for one: tests read them and
+# write their outputs elsewhere (tmp_path).
 
 
 @pytest.fixture(scope="session")
 def small_prepared(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path) -> Prepared:
-    """The small Microsoft-layout archive decoded at 120x120 and split 80/20 (seed 42).
-    Shared: tests read it and write their outputs elsewhere."""
+    """The small Microsoft-layout archive decoded at 120x120 and split 80/20 (seed 42)."""
     return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("prepared"))
+
+
+@pytest.fixture(scope="session")
+def small_prepared_66(tmp_path_factory: pytest.TempPathFactory, microsoft_zip: Path) -> Prepared:
+    """The small archive decoded at 66x66 (SMALLEST_SIDE) and split 80/20 (seed 42):
+    152 training and 38 test photos, for tests that train without needing it to learn."""
+    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("prepared66"), SMALLEST_SIDE)

@@ -21,7 +21,7 @@ from stages.training.backbone import BACKBONE_LAYER, build_backbone, training_ph
 from stages.training.model import build_classifier
 from stages.training.train import TrainInputs, TrainOutputs, train
 from tests.support.params import offline
-from tests.support.prepared import decode_and_split
+from tests.support.prepared import SMALLEST_SIDE
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def _photo(path: Path, width: int, height: int) -> Path:
 
 
 @pytest.mark.slow
-def test_v7_trains_evaluates_and_predicts_offline(params, small_prepared, tmp_path) -> None:
+def test_v7_trains_evaluates_and_predicts_offline(params, small_prepared_66, tmp_path) -> None:
     """Both phases (2 + 1 epochs) on the small synthetic set with random weights, then the
     evaluate stage and `predict` on photos of three sizes."""
     v7 = params.variations["v7"]
@@ -108,8 +108,13 @@ def test_v7_trains_evaluates_and_predicts_offline(params, small_prepared, tmp_pa
     v7 = v7.model_copy(
         update={"epochs": 3, "backbone": v7.backbone.model_copy(update={"frozen_epochs": 2})}
     )
-    params = params.model_copy(update={"variations": {**params.variations, "v7": v7}})
-    data = small_prepared
+    params = params.model_copy(
+        update={
+            "variations": {**params.variations, "v7": v7},
+            "image": ImageParams(height=SMALLEST_SIDE, width=SMALLEST_SIDE),
+        }
+    )
+    data = small_prepared_66
     inputs = TrainInputs(data.cache, data.train_csv, data.test_csv, tmp_path / "checkpoints")
     outputs = TrainOutputs(tmp_path / "v7.keras", tmp_path / "dvclive", tmp_path / "t.json")
     summary = train(params, "v7", 42, inputs, outputs)
@@ -127,11 +132,11 @@ def test_v7_trains_evaluates_and_predicts_offline(params, small_prepared, tmp_pa
 
 
 @pytest.mark.slow
-def test_v7_with_early_stopping_always_fine_tunes(params, microsoft_zip, tmp_path, capsys):
+def test_v7_with_early_stopping_always_fine_tunes(params, small_prepared_66, tmp_path, capsys):
     """Early stopping that would stop at once (patience 1, no epoch ever better by 10):
     the frozen phase runs its 2 epochs, the fine-tuning starts with fresh patience and
     stops after 2 of its 3; the best weights are restored once."""
-    data = decode_and_split(microsoft_zip, tmp_path / "data", 48)
+    data = small_prepared_66
     v7 = params.variations["v7"]
     assert v7.backbone is not None
     impatient = EarlyStoppingParams(
@@ -147,7 +152,7 @@ def test_v7_with_early_stopping_always_fine_tunes(params, microsoft_zip, tmp_pat
     params = params.model_copy(
         update={
             "variations": {**params.variations, "v7": v7},
-            "image": ImageParams(height=48, width=48),
+            "image": ImageParams(height=SMALLEST_SIDE, width=SMALLEST_SIDE),
         }
     )
     inputs = TrainInputs(data.cache, data.train_csv, data.test_csv, tmp_path / "checkpoints")

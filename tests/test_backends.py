@@ -13,14 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stages.ingest.synthetic import write_synthetic_archive
 from stages.reporting.paired import NO_DIFFERENCE, Verdicts, compare_runs
 from tests.support.params import edit_params
 from tests.support.prepared import Prepared, decode_and_split
 
 pytestmark = pytest.mark.slow
 
-PHOTOS = 2000  # 1,592 train and 398 test photos once decoded and split
 # v4's conv stack ends at 2x2x64 from side 93 (1x1x64 at 66-92): 3 epochs there reach
 # 0.93-0.96, where side 66 needs 4 for 0.90-0.95, at about the same cost.
 SIDE = 93
@@ -79,11 +77,10 @@ for other in others:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Prepared:
-    """The synthetic set (PHOTOS photos) decoded at SIDE and split 80/20."""
-    root = tmp_path_factory.mktemp("backends")
-    write_synthetic_archive(root / "photos.zip", PHOTOS, seed=0, layout="microsoft", workers=2)
-    return decode_and_split(root / "photos.zip", root / "data", SIDE)
+def prepared(tmp_path_factory, synthetic_zip) -> Prepared:
+    """The default synthetic set (2,000 photos) decoded at SIDE and split 80/20: 1,592
+    train and 398 test photos."""
+    return decode_and_split(synthetic_zip, tmp_path_factory.mktemp("backends"), SIDE)
 
 
 def train_on(backend: str, prepared: Prepared, repo: Path, out: Path, *others: Path) -> Path:

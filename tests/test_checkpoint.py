@@ -20,8 +20,9 @@ from stages.core.errors import CatdogError
 from stages.training import train as train_module
 from stages.training.checkpoints import collect_stale, held
 from stages.training.train import Engine, checkpoint_folder, epochs_done, params_read
-from tests.support.params import edit_params, set_param, set_params
-from tests.support.prepared import decode_and_split
+from tests.support.params import edit_params, set_param, set_params, write_params
+from tests.support.prepared import SMALLEST_SIDE
+from tests.support.training import train_arguments
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ def test_a_checkpoint_another_live_run_holds_is_left_alone(inputs, capsys) -> No
     assert collect_stale(current, "train@v4-42") == [stale]
 
 
-SIDE, EPOCHS = 66, 2  # the smallest side v4's conv stack takes
+SIDE, EPOCHS = SMALLEST_SIDE, 2
 
 
 class EditAfterFirstEpoch(keras.callbacks.Callback):
@@ -219,27 +220,21 @@ class EditAfterFirstEpoch(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_params_edited_mid_training_record_nothing_and_the_rerun_costs_little(
-    tmp_path, repo, microsoft_zip, monkeypatch, capsys
+    tmp_path, repo, small_prepared_66, monkeypatch, capsys
 ) -> None:
     """The real `catdog train`: params.yaml edited after the first epoch fails the command
     in one line, keeping the checkpoint. Another variation's key: the rerun resumes after
     the last epoch. The run's own key: the rerun removes the stale checkpoint and trains
     anew. train.json records the params each run trained with."""
     monkeypatch.chdir(tmp_path)  # dvclive looks for a repository from here: not ours
-    data = decode_and_split(microsoft_zip, tmp_path / "data", SIDE)
-    params = tmp_path / "params.yaml"
-    params.write_text((repo / "params.yaml").read_text())
     settings = {"image.height": SIDE, "image.width": SIDE, "augment.enabled": False}
     settings |= {"train.backup_seconds": 0, "variations.v4.epochs": EPOCHS}
-    edit_params(tmp_path, set_params({**settings, "variations.v4.dense_units": [16]}))
-    checkpoints, summary = tmp_path / "checkpoints", tmp_path / "run" / "train.json"
-    arguments = [
-        "--params", str(params), "train", "v4", "--seed", "42",
-        "--images", str(data.cache.images), "--index", str(data.cache.index),
-        "--train-csv", str(data.train_csv), "--validation-csv", str(data.test_csv),
-        "--model", str(tmp_path / "v4.keras"), "--live", str(tmp_path / "run" / "dvclive"),
-        "--summary", str(summary), "--checkpoints", str(checkpoints),
-    ]  # fmt: skip
+    params = write_params(
+        tmp_path, repo, set_params({**settings, "variations.v4.dense_units": [16]})
+    )
+    run = tmp_path / "run"
+    checkpoints, summary = run / "checkpoints", run / "train.json"
+    arguments = train_arguments(params, small_prepared_66, run)
     real = train_module.convergence_callbacks
 
     def edited_mid_run(dotted: str, value: object) -> list[str]:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from stages.cli import app
 from stages.core.dataset import CachePaths
 from tests.support.fakes import write_fake_study
+from tests.support.params import write_params
 
 runner = CliRunner()
 
@@ -213,13 +214,14 @@ def test_predict_labels_photos_and_reports_bad_ones(tmp_path, untrained_model, m
     assert "absent.jpg: no such file" in result.stderr
 
 
-@pytest.fixture
-def untrained_model(tmp_path, repo) -> Path:
+@pytest.fixture(scope="module")
+def untrained_model(tmp_path_factory, repo) -> Path:
+    """v4 as built, saved once for the module's predict tests (they only read it)."""
     from stages.core.config import load_params
     from stages.training.model import build_classifier
 
     params = load_params(repo / "params.yaml")
-    path = tmp_path / "model.keras"
+    path = tmp_path_factory.mktemp("untrained") / "model.keras"
     build_classifier(params.variations["v4"], params.image).save(path)
     return path
 
@@ -382,8 +384,7 @@ def test_predict_on_a_folder_without_photos_is_an_error_naming_it(tmp_path, untr
 @pytest.fixture
 def editable(tmp_path, repo) -> tuple[Path, list[str]]:
     """A params file of its own, and `catdog split` arguments on a 100-photo index."""
-    params = tmp_path / "params.yaml"
-    params.write_text((repo / "params.yaml").read_text())
+    params = write_params(tmp_path, repo)
     index = tmp_path / "index.csv"
     rows = [f"{kind}.{i}.jpg,{kind},{i}" for i in range(50) for kind in ("cat", "dog")]
     index.write_text("filename,category,row\n" + "\n".join(rows) + "\n")

@@ -15,12 +15,12 @@ import pytest
 from stages.core.config import load_params
 from stages.core.errors import ConfigError
 from stages.core.runs import read_history
-from tests.support.params import edit_params
-from tests.support.prepared import decode_and_split
+from tests.support.params import write_params
+from tests.support.prepared import SMALLEST_SIDE, Prepared
+from tests.support.training import train_arguments
 
 pytestmark = pytest.mark.slow
 
-SIDE = 66  # pixels: the smallest image all six variations' conv stacks accept
 # Split the CPU into two logical devices before TensorFlow runs any op (JAX: XLA_FLAGS),
 # then train once per params file given, in this one process. The engine (`fit` on
 # TensorFlow, `fit_resident` on JAX) is wrapped to record
@@ -89,35 +89,18 @@ for arguments in sys.argv[1:]:
 TOLERANCE = {"val_accuracy": 0.03, "val_loss": 0.02, "loss": 0.02}
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory, microsoft_zip) -> Path:
-    """The small synthetic archive decoded at 48x48 and split."""
-    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("distribution"), SIDE).root
-
-
-def arguments(
-    data: Path, repo: Path, out: Path, distribution: str, keras_backend: str
-) -> list[str]:
+def arguments(data: Prepared, repo: Path, out: Path, distribution: str, backend: str) -> list[str]:
     """`catdog train v4` for two epochs (no augmentation: its random draws depend on the
     replica count) into `out`, with its own params file."""
-    out.mkdir()
-    (out / "params.yaml").write_text((repo / "params.yaml").read_text())
 
     def edit(params) -> None:
-        params["image"].update(height=SIDE, width=SIDE)
+        params["image"].update(height=SMALLEST_SIDE, width=SMALLEST_SIDE)
         params["augment"]["enabled"] = False
         params["train"]["distribution"] = distribution
-        params["train"]["backend"] = keras_backend
+        params["train"]["backend"] = backend
         params["variations"]["v4"]["epochs"] = 2
 
-    edit_params(out, edit)
-    return [
-        "--params", str(out / "params.yaml"), "train", "v4", "--seed", "42",
-        "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
-        "--train-csv", str(data / "train.csv"), "--validation-csv", str(data / "test.csv"),
-        "--model", str(out / "v4.keras"), "--live", str(out / "dvclive"),
-        "--summary", str(out / "v4.train.json"), "--checkpoints", str(out / "checkpoints"),
-    ]  # fmt: skip
+    return train_arguments(write_params(out, repo, edit), data, out)
 
 
 def evidence(log: str) -> dict:
@@ -126,11 +109,13 @@ def evidence(log: str) -> dict:
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) -> None:
+def test_data_parallel_on_two_devices_matches_one_device(
+    small_prepared_66, repo, tmp_path, backend
+) -> None:
     assert load_params(repo / "params.yaml").train.distribution == "none"
     modes = ("none", "data_parallel")
     runs = [
-        "\t".join(arguments(data, repo, data / f"{backend}-{mode}", mode, backend))
+        "\t".join(arguments(small_prepared_66, repo, tmp_path / mode, mode, backend))
         for mode in modes
     ]
     env = {
@@ -157,16 +142,13 @@ def test_data_parallel_on_two_devices_matches_one_device(data, repo, backend) ->
         "batch_parts": 2,
         "most_rows_per_part": 32,
     }
-    single, parallel = (
-        read_history(data / f"{backend}-{mode}" / "dvclive").iloc[-1] for mode in modes
-    )
+    single, parallel = (read_history(tmp_path / mode / "dvclive").iloc[-1] for mode in modes)
     print(f"{backend}: none {single.to_dict()}; data_parallel {parallel.to_dict()}")
     for column, tolerance in TOLERANCE.items():
         assert parallel[column] == pytest.approx(single[column], abs=tolerance), column
 
 
 def test_an_unknown_distribution_is_refused_naming_the_key(tmp_path, repo) -> None:
-    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
-    edit_params(tmp_path, lambda params: params["train"].__setitem__("distribution", "tpu"))
+    path = write_params(tmp_path, repo, lambda p: p["train"].__setitem__("distribution", "tpu"))
     with pytest.raises(ConfigError, match=r"train\.distribution: Input should be 'none' or"):
-        load_params(tmp_path / "params.yaml")
+        load_params(path)

@@ -17,8 +17,9 @@ import pytest
 
 from stages.core.runs import CURVES, curve_file, read_history
 from stages.training.history import TrainingLog
-from tests.support.params import edit_params
-from tests.support.prepared import decode_and_split
+from tests.support.params import write_params
+from tests.support.prepared import SMALLEST_SIDE
+from tests.support.training import train_arguments
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +107,6 @@ def test_the_folder_is_rebuilt_from_the_kept_rows(tmp_path) -> None:
     assert_each_epoch_once(live, 4)
 
 
-SIDE = 66  # pixels: the smallest side v4's conv stack takes
 EPOCHS, KILLED_AT = 4, 3
 # `catdog train`, SIGKILLed at the end of epoch KILLED_AT: after the log saved its row and
 # dvclive wrote it, before BackupAndRestore saved that epoch (the backup is one behind).
@@ -127,25 +127,16 @@ main()
 
 
 @pytest.mark.slow
-def test_kill_minus_9_then_resume_logs_each_epoch_once(tmp_path, repo, microsoft_zip) -> None:
-    data = decode_and_split(microsoft_zip, tmp_path / "data", SIDE)
-    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
-
+def test_kill_minus_9_then_resume_logs_each_epoch_once(tmp_path, repo, small_prepared_66) -> None:
     def edit(params) -> None:
-        params["image"].update(height=SIDE, width=SIDE)
+        params["image"].update(height=SMALLEST_SIDE, width=SMALLEST_SIDE)
         params["augment"]["enabled"] = False
         params["train"]["backup_seconds"] = 0  # a backup after every epoch
         params["variations"]["v4"].update(epochs=EPOCHS, batch_size=32)
 
-    edit_params(tmp_path, edit)
-    run, checkpoints = tmp_path / "runs" / "v4" / "42", tmp_path / "checkpoints"
-    arguments = [
-        "--params", str(tmp_path / "params.yaml"), "train", "v4", "--seed", "42",
-        "--images", str(data.cache.images), "--index", str(data.cache.index),
-        "--train-csv", str(data.train_csv), "--validation-csv", str(data.test_csv),
-        "--model", str(run / "v4.keras"), "--live", str(run / "dvclive"),
-        "--summary", str(run / "train.json"), "--checkpoints", str(checkpoints),
-    ]  # fmt: skip
+    run = tmp_path / "run"
+    checkpoints = run / "checkpoints"
+    arguments = train_arguments(write_params(tmp_path, repo, edit), small_prepared_66, run)
     env = {**os.environ, "PYTHONPATH": str(repo)}
     victim = subprocess.run(
         [sys.executable, "-c", VICTIM, *arguments], env=env, capture_output=True, text=True

@@ -14,8 +14,6 @@ from typer.testing import CliRunner
 from stages.cli import app
 from stages.core.config import load_params
 from stages.core.runs import read_history
-from stages.ingest.source import Synthetic, read_manifest
-from stages.ingest.synthetic import write_synthetic_archive
 from stages.reporting.evaluate import EvaluateInputs, EvaluateOutputs, evaluate
 from stages.training.train import TrainInputs, TrainOutputs, train
 from tests.support.prepared import decode_and_split
@@ -26,14 +24,11 @@ LEARNING_EPOCHS = 8
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory, repo) -> dict[str, Path]:
+def prepared(tmp_path_factory, repo, synthetic_zip) -> dict[str, Path]:
     """The default synthetic set (2,000 photos), decoded and split."""
     root = tmp_path_factory.mktemp("learning")
     params = load_params(repo / "params.yaml")
-    synthetic = read_manifest(repo / "sources" / "synthetic.yaml")
-    assert isinstance(synthetic, Synthetic)
-    archive = root / "photos.zip"
-    write_synthetic_archive(archive, synthetic.count, synthetic.seed, synthetic.layout)
+    archive = synthetic_zip
     assert params.image.height == params.image.width and params.split.test_size == 0.2
     data = decode_and_split(archive, root, params.image.height, params.split.seed)
     return {"root": root, "archive": archive, "cache": data.cache, "test": data.test_csv}

@@ -6,17 +6,16 @@ apply_overrides, which `dvc exp run` calls on the params file of the experiment)
 from __future__ import annotations
 
 import difflib
-import shutil
 
 import pytest
 from dvc.utils.hydra import apply_overrides
 
 from stages.core.config import load_params
+from tests.support.params import write_params
 
 
 def changed_lines(repo, tmp_path, overrides: list[str]) -> list[str]:
-    path = tmp_path / "params.yaml"
-    shutil.copy(repo / "params.yaml", path)
+    path = write_params(tmp_path, repo)
     before = path.read_text().splitlines()
     apply_overrides(path, overrides)
     after = path.read_text().splitlines()

@@ -20,10 +20,10 @@ from stages.core.backend import resolve_backend, use_backend
 from stages.core.errors import CatdogError
 from stages.core.runs import CURVES, read_history
 from stages.training.resident import batch_rows, epoch_order
-from tests.support.params import edit_params
-from tests.support.prepared import decode_and_split
+from tests.support.params import set_params, write_params
+from tests.support.prepared import SMALLEST_SIDE, Prepared, decode_and_split
+from tests.support.training import train_arguments
 
-SIDE = 66  # the smallest side v4's conv stack takes: JAX's CPU convolutions are slow
 HAS_JAX = subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode == 0
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
 
@@ -59,33 +59,18 @@ def test_a_process_that_loaded_another_backend_is_refused() -> None:
         use_backend(other)
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory, microsoft_zip) -> Path:
-    """The small synthetic archive (160 train / 40 test photos) decoded at 66x66 and split."""
-    return decode_and_split(microsoft_zip, tmp_path_factory.mktemp("resident"), SIDE).root
-
-
-def train_command(data: Path, repo: Path, out: Path, epochs: int) -> list[str]:
+def train_command(data: Prepared, repo: Path, out: Path, epochs: int) -> list[str]:
     """`catdog train v4` with `train.backend: jax` for `epochs` into `out`, with its own
     params file."""
-    out.mkdir(exist_ok=True)
-    (out / "params.yaml").write_text((repo / "params.yaml").read_text())
 
     def edit(params: dict) -> None:
-        params["image"].update(height=SIDE, width=SIDE)
+        params["image"].update(height=SMALLEST_SIDE, width=SMALLEST_SIDE)
         params["train"]["backend"] = "jax"
         params["train"]["backup_seconds"] = 0  # a backup after every epoch
         params["variations"]["v4"].update(epochs=epochs, batch_size=32)
 
-    edit_params(out, edit)
-    return [
-        sys.executable, "-m", "stages.cli", "--params", str(out / "params.yaml"),
-        "train", "v4", "--seed", "42",
-        "--images", str(data / "images.npy"), "--index", str(data / "index.csv"),
-        "--train-csv", str(data / "train.csv"), "--validation-csv", str(data / "test.csv"),
-        "--model", str(out / "v4.keras"), "--live", str(out / "dvclive"),
-        "--summary", str(out / "train.json"), "--checkpoints", str(out / "checkpoints"),
-    ]  # fmt: skip
+    arguments = train_arguments(write_params(out, repo, edit), data, out)
+    return [sys.executable, "-m", "stages.cli", *arguments]
 
 
 def without_keras_backend() -> dict[str, str]:
@@ -111,21 +96,21 @@ def killed_after(command: list[str], checkpoints: Path, epochs: int) -> None:
 @pytest.mark.slow
 @needs_jax
 def test_jax_backend_trains_resumes_after_kill_9_and_matches_an_unbroken_run(
-    data, repo, tmp_path
+    small_prepared_66, repo, tmp_path
 ) -> None:
     """`train.backend: jax` on the CPU: the resident engine writes the outputs `fit` writes;
     a run killed with SIGKILL mid-training resumes and ends with the same history and
     weights as an unbroken run of the same seed (batch order and augmentation draws
     included), every epoch in it once."""
     epochs = 5
-    unbroken = train_command(data, repo, tmp_path / "unbroken", epochs)
+    unbroken = train_command(small_prepared_66, repo, tmp_path / "unbroken", epochs)
     finished = subprocess.run(unbroken, env=without_keras_backend(), capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "float32 on jax (resident)" in finished.stderr
     summary = json.loads((tmp_path / "unbroken" / "train.json").read_text())
     assert (summary["backend"], summary["engine"], summary["epochs"]) == ("jax", "resident", 5)
 
-    resumed = train_command(data, repo, tmp_path / "resumed", epochs)
+    resumed = train_command(small_prepared_66, repo, tmp_path / "resumed", epochs)
     checkpoints = tmp_path / "resumed" / "checkpoints"
     killed_after(resumed, checkpoints, epochs=3)
     finished = subprocess.run(resumed, env=without_keras_backend(), capture_output=True, text=True)
@@ -143,6 +128,17 @@ def test_jax_backend_trains_resumes_after_kill_9_and_matches_an_unbroken_run(
     ]
     for unbroken_weights, resumed_weights in zip(*weights, strict=True):
         np.testing.assert_allclose(unbroken_weights, resumed_weights, rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def engines_data(tmp_path_factory) -> Prepared:
+    """600 synthetic photos decoded at 66x66 and split 80/20 (472 train, 118 test): enough
+    for v4 to learn on JAX within a few epochs."""
+    from stages.ingest.synthetic import write_synthetic_archive
+
+    root = tmp_path_factory.mktemp("engines")
+    write_synthetic_archive(root / "photos.zip", 600, seed=0, layout="microsoft", workers=2)
+    return decode_and_split(root / "photos.zip", root / "data", SMALLEST_SIDE)
 
 
 # Both engines on JAX, from the same seed, on the same batches: the resident loop, and
@@ -197,18 +193,16 @@ print(json.dumps(results))
 
 @pytest.mark.slow
 @needs_jax
-def test_resident_engine_ends_where_keras_fit_ends_on_the_same_batches(tmp_path, repo) -> None:
+def test_resident_engine_ends_where_keras_fit_ends_on_the_same_batches(
+    engines_data, tmp_path, repo
+) -> None:
     """v4 on 600 synthetic photos at 66x66, 8 epochs with the study's augmentation, on
     JAX: the resident engine's test accuracy is within 0.01 of Keras' `fit` given the
     same batches and augmentation draws, and the two loss curves agree."""
-    from stages.ingest.synthetic import write_synthetic_archive
-
-    write_synthetic_archive(tmp_path / "photos.zip", 600, seed=0, layout="microsoft", workers=2)
-    prepared = decode_and_split(tmp_path / "photos.zip", tmp_path / "data", SIDE)
-    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
-    edit_params(tmp_path, lambda params: params["image"].update(height=SIDE, width=SIDE))
-    arguments = [str(tmp_path / "params.yaml"), str(prepared.cache.images)]
-    arguments += [str(prepared.cache.index), str(prepared.train_csv), str(prepared.test_csv), "8"]
+    side = {"image.height": SMALLEST_SIDE, "image.width": SMALLEST_SIDE}
+    data = engines_data
+    arguments = [str(write_params(tmp_path, repo, set_params(side))), str(data.cache.images)]
+    arguments += [str(data.cache.index), str(data.train_csv), str(data.test_csv), "8"]
     env = {**without_keras_backend(), "KERAS_BACKEND": "jax", "PYTHONPATH": str(repo)}
     result = subprocess.run(
         [sys.executable, "-c", ENGINES, *arguments], env=env, capture_output=True, text=True

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.support.prepared import SMALLEST_SIDE
 from tests.support.workspace import commit, make_workspace, run
 
 pytestmark = pytest.mark.slow
 
-SIDE = 66  # pixels: the smallest image all six variations' conv stacks accept
 QUEUED = ("base", "v4")
 
 
@@ -32,7 +32,7 @@ def tiny(source: str | None):
     def edit(params: Any) -> None:
         if source is not None:
             params["data"]["source"] = source
-        params["image"].update(height=SIDE, width=SIDE)
+        params["image"].update(height=SMALLEST_SIDE, width=SMALLEST_SIDE)
         for variation in params["variations"].values():
             variation["epochs"] = 1
         # v7: random weights (no download), its frozen phase the one epoch.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +21,8 @@ from stages.ingest.split import (
     split_index,
     split_photos,
 )
-from tests.support.params import edit_params
 from tests.support.params import set_param as _set
+from tests.support.params import write_params
 from tests.support.workspace import REPO
 
 
@@ -230,8 +229,7 @@ def test_the_splittable_marker_is_the_same_while_valid(tmp_path) -> None:
 
 
 def test_inspect_refuses_an_unsplittable_index_in_one_line(tmp_path, small_prepared) -> None:
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
-    edit_params(tmp_path, _set("split.test_size", 0.99))
+    write_params(tmp_path, REPO, _set("split.test_size", 0.99))
     outputs = {name: tmp_path / name for name in ("split.ok", "counts.png", "samples.png")}
     options = {
         "--images": small_prepared.cache.images,

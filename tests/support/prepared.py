@@ -13,21 +13,26 @@ from stages.ingest import decode, split
 from stages.ingest.synthetic import write_synthetic_archive
 
 SMALL_COUNT = 200
+# Pixels: the smallest side all six study variations' conv stacks take (v2-v6's three 4x4
+# convolutions with 3x3 pooling), and so the cheapest to train them on.
+SMALLEST_SIDE = 66
 # A folder where the small archives are kept between pytest runs (`make mutate` runs the
 # tests once per mutant); unset, each session draws its own. The archives are deterministic.
 ARCHIVE_CACHE = "CATDOG_TEST_ARCHIVES"
 
 
-def small_archive(scratch: Path, layout: str, name: str) -> Path:
-    """The synthetic archive of SMALL_COUNT photos in `layout`, as `name`: in the folder
-    CATDOG_TEST_ARCHIVES names if set (drawn once), else in `scratch`."""
+def drawn_archive(
+    scratch: Path, name: str, count: int = SMALL_COUNT, layout: str = "microsoft", seed: int = 0
+) -> Path:
+    """The synthetic archive of `count` photos drawn from `seed` in `layout`, as `name`: in
+    the folder CATDOG_TEST_ARCHIVES names if set (drawn once), else in `scratch`."""
     cache = os.environ.get(ARCHIVE_CACHE)
-    folder = Path(cache) / f"{layout}-{SMALL_COUNT}" if cache else scratch
+    folder = Path(cache) / f"{layout}-{count}-{seed}" if cache else scratch
     path = folder / name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         drawing = folder / f".{name}.{os.getpid()}.tmp"
-        write_synthetic_archive(drawing, SMALL_COUNT, seed=0, layout=layout, workers=2)
+        write_synthetic_archive(drawing, count, seed=seed, layout=layout, workers=2)
         os.replace(drawing, path)
     return path
 
@@ -36,6 +41,7 @@ def small_archive(scratch: Path, layout: str, name: str) -> Path:
 class Prepared:
     """An archive decoded and split, as the decode and split stages leave it."""
 
+    archive: Path
     root: Path
     cache: CachePaths
     train_csv: Path
@@ -54,6 +60,7 @@ def decode_and_split(
     `validation` as split.validation (a share of the training photos, or "test")."""
     root.mkdir(parents=True, exist_ok=True)
     prepared = Prepared(
+        archive,
         root,
         CachePaths(root / "images.npy", root / "index.csv"),
         root / "train.csv",
