@@ -8,7 +8,12 @@ time before the stage (from the previous process's exit: dvc.lock, hashing, the 
 command). Then the totals: wall, the sum of train_seconds (the epochs), everything else,
 and its ratio to the epochs.
 
-    python -m benchmarks.pipeline_overhead --seeds 1 --seeds 5
+Stage commands start warm (stages/core/warm.py): the process DVC starts hands its command
+to a child forked from a server that has imported TensorFlow. The child's imports count
+with its client's; its work is inside the client's time. `--baseline` also runs each
+demo cold (CATDOG_WARM=0), the same way, and reports warm against cold.
+
+    python -m benchmarks.pipeline_overhead --seeds 1 --seeds 5 --baseline 1
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def run_demo(work: Path, seeds: int) -> tuple[float, list[dict]]:
-    """The demo with `seeds` seeds in a fresh copy: its wall time and the stage records."""
+def run_demo(work: Path, seeds: int, warm: bool = True) -> tuple[float, list[dict]]:
+    """The demo with `seeds` seeds in a fresh copy: its wall time and the records of the
+    processes DVC started (a warm child's imports added to its client's)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     workspace = make_workspace(work, lambda params: None)
@@ -49,16 +55,27 @@ def run_demo(work: Path, seeds: int) -> tuple[float, list[dict]]:
     command += ["-S", f"train.seeds=[{','.join(map(str, SEEDS[:seeds]))}]"]
     log = work / "clock.jsonl"
     env = {"PYTHONPATH": str(CLOCK), "CATDOG_STAGE_CLOCK": str(log)}
+    env["CATDOG_WARM"] = "1" if warm else "0"
     began = time.time()
     run(command, workspace, env=env)
     wall = time.time() - began
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records = merge_children([json.loads(line) for line in log.read_text().splitlines()])
     records.sort(key=lambda record: record["started"])
     previous = began
     for record in records:
         record["dvc_before"] = record["started"] - previous
         previous = record["ended"]
     return wall, records
+
+
+def merge_children(records: list[dict]) -> list[dict]:
+    """The clients' records, each with its warm child's imports added (one process per
+    stage at a time: DVC runs them one after another)."""
+    clients = [record for record in records if not record.get("warm_child")]
+    by_stage = {record["stage"]: record for record in clients}
+    for child in (record for record in records if record.get("warm_child")):
+        by_stage[child["stage"]]["imports"] += child["imports"]
+    return clients
 
 
 def group(stage: str) -> str:
@@ -119,19 +136,32 @@ def main(
         REPO / "benchmarks" / ".work" / "overhead"
     ),
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures.")] = None,
+    baseline: Annotated[
+        list[int], typer.Option(help="Seed counts to also run cold (CATDOG_WARM=0).")
+    ] = [],  # noqa: B006
 ) -> None:
     """Run the demo once per seed count and print where its time went."""
-    figures = {"cpu": cpu_name(), "cores": os.cpu_count(), "runs": {}}
+    figures: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "runs": {}, "cold": {}}
     print(f"CPU: {figures['cpu']} ({figures['cores']} cores)")
-    for count in seeds:
-        wall, records = run_demo(work / f"seeds-{count}", count)
+    runs = [(count, True) for count in seeds] + [(count, False) for count in baseline]
+    for count, warm in runs:
+        wall, records = run_demo(work / f"seeds-{count}", count, warm)
         summary = totals(wall, records)
-        figures["runs"][count] = {"totals": summary, "stages": records}
-        print(f"\n## train.seeds: {count} seed(s), {summary['stages']} stage processes\n")
+        figures["runs" if warm else "cold"][count] = {"totals": summary, "stages": records}
+        start = "warm" if warm else "cold (CATDOG_WARM=0)"
+        print(f"\n## train.seeds: {count} seed(s), {summary['stages']} stage processes, {start}\n")
         print("\n".join(stage_table(records)))
         print()
         for key, value in summary.items():
             print(f"- {key}: {value:.2f}" if isinstance(value, float) else f"- {key}: {value}")
+    for count in set(seeds) & set(baseline):
+        warm_run, cold_run = figures["runs"][count]["totals"], figures["cold"][count]["totals"]
+        print(
+            f"\n{count} seed(s): outside the epochs, warm {warm_run['outside']:.1f} s "
+            f"({warm_run['ratio']:.2f}x the epochs), cold {cold_run['outside']:.1f} s "
+            f"({cold_run['ratio']:.2f}x): warm takes "
+            f"{warm_run['outside'] / cold_run['outside']:.2f} of cold's time outside the epochs"
+        )
     if json_out is not None:
         json_out.write_text(json.dumps(figures, indent=2))
 

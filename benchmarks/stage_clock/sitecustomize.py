@@ -3,7 +3,8 @@ pipeline_overhead.py puts it there for one demo). Inside a DVC stage's command (
 DVC_STAGE) it times the process: when the kernel started it, when the interpreter reached
 this file, how long its imports took (the outermost `import` statements, summed), when it
 exited, and a train run's own train_seconds. One JSON line per process is appended to the
-file CATDOG_STAGE_CLOCK names."""
+file CATDOG_STAGE_CLOCK names; a warm child (stages/core/warm.py runs this file again in
+it) writes its own line, marked warm_child."""
 
 import atexit
 import builtins
@@ -56,6 +57,7 @@ def _record(log: str, started: float, reached: float) -> None:
         "imports": _imports["seconds"],
         "ended": time.time(),
         "train_seconds": _train_seconds(),
+        "warm_child": os.environ.get("CATDOG_WARM_CHILD") == "1",
     }
     with open(log, "a") as handle:
         handle.write(json.dumps(record) + "\n")

@@ -13,6 +13,7 @@ import sys
 
 from stages.core.config import Backend
 from stages.core.errors import CatdogError
+from stages.core.warm import ColdStartNeeded, in_warm_child
 
 KERAS_BACKEND = "KERAS_BACKEND"
 
@@ -37,13 +38,16 @@ def use_backend(requested: Backend) -> str:
     """Make Keras load the backend `requested` resolves to, and return its name.
 
     Keras reads `KERAS_BACKEND` once, when it is first imported; a process that already
-    imported it with another backend is refused rather than silently trained on it.
+    imported it with another backend is refused rather than silently trained on it (a warm
+    child, whose server preloaded it, asks its client to run the command cold instead).
     """
     backend = resolve_backend(requested)
     if "keras" in sys.modules:
         import keras
 
         loaded = keras.backend.backend()
+        if loaded != backend and in_warm_child():
+            raise ColdStartNeeded  # the warm server preloaded another backend
         if loaded != backend:
             raise CatdogError(
                 f"train.backend: {requested} needs Keras' {backend} backend, but this "
