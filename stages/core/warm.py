@@ -301,11 +301,13 @@ def serve() -> None:
 
 
 def preload() -> None:
-    """Import the heavy third-party modules; Keras with TensorFlow unless another backend
-    is asked for (a child that resolves another one runs cold)."""
+    """Import the heavy third-party modules; Keras where TensorFlow is installed and
+    KERAS_BACKEND asks for no other backend (a child that resolves another one, such as
+    JAX where JAX sees a GPU, runs cold)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as `catdog` sets it before Keras
     modules = list(PRELOADED)
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    tensorflow = importlib.util.find_spec("tensorflow") is not None
+    if tensorflow and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         modules.insert(0, "keras")
     for module in modules:
         if importlib.util.find_spec(module.split(".")[0]) is None:
