@@ -18,8 +18,9 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # replaces the experiment; unchanged stages come back from DVC's run-cache. The study's six
 # run DEMO_EPOCHS epochs; v6 (v4 with early stopping) at most DEMO_V6_EPOCHS, with patience
 # 1; v7 DEMO_V7_EPOCHS in all, half of them frozen, on random weights (weights: null: the
-# demo stays offline; the real run downloads ImageNet's). About 10 min on 2 cores, most of
-# it per-stage process start (TensorFlow's import) and DVC's lock file, not training.
+# demo stays offline; the real run downloads ImageNet's). About 2 min on 2 cores, half of
+# it training: each stage's command is forked from a process that has imported TensorFlow
+# once (stages/core/warm.py; benchmarks/README.md, "Pipeline overhead").
 DEMO_SIDE ?= 72
 DEMO_EPOCHS ?= 4
 DEMO_V6_EPOCHS ?= 8

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.flops import multiply_adds, training_flops_per_image
+from benchmarks.pipeline_overhead import merge_children, totals
 from benchmarks.study_baseline import main as study_baseline
 from stages.core.config import load_params
 from stages.training.model import build_classifier
@@ -68,3 +69,18 @@ def test_step_profile_accounts_for_every_layer(repo) -> None:
     for layer in ("conv1", "conv2", "conv3", "dense1", "dense2", "dense3", "augmentation"):
         assert f"| {layer} |" in report
     assert "of the matmul rate; the whole step at" in report
+
+
+def test_overhead_counts_a_warm_child_inside_its_client() -> None:
+    """The process DVC started (the client) spans its warm child: the child's imports add
+    to the client's, its epochs are the client's, and no time is counted twice."""
+    client = {"stage": "train@v4-42", "started": 10.0, "reached_site": 10.3, "imports": 0.1}
+    client |= {"ended": 30.0, "train_seconds": 15.0, "warm_child": False}
+    child = {**client, "started": 10.5, "reached_site": 10.6, "imports": 0.4}
+    child |= {"ended": 29.9, "warm_child": True}
+    (merged,) = merge_children([client, child])
+    assert merged["imports"] == pytest.approx(0.5) and merged["started"] == 10.0
+    merged["dvc_before"] = 1.0
+    summary = totals(wall=21.0, records=[merged])
+    assert summary["epochs"] == 15.0 and summary["DVC"] == pytest.approx(1.0)
+    assert summary["work outside epochs"] == pytest.approx(20.0 - 15.0 - 0.5 - 0.3)

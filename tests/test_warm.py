@@ -45,17 +45,24 @@ if os.environ.get("DVC_STAGE") and os.environ.get("WARM_TEST_LOG"):
 """
 
 
+@pytest.fixture(scope="module")
+def hook(tmp_path_factory) -> Path:
+    """The recording hook's folder: on PYTHONPATH, it is part of the server's key, so this
+    module's tests share one server and no other test's server answers them."""
+    folder = tmp_path_factory.mktemp("hook")
+    (folder / "sitecustomize.py").write_text(HOOK)
+    return folder
+
+
 @pytest.fixture
-def hooked(tmp_path) -> dict[str, str]:
+def hooked(hook, tmp_path) -> dict[str, str]:
     """An environment for `catdog` as a DVC stage's command, with the recording hook."""
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook/sitecustomize.py").write_text(HOOK)
-    path = os.pathsep.join(filter(None, [str(tmp_path / "hook"), os.environ.get("PYTHONPATH")]))
+    path = os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
     bin_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     return {
         **os.environ,
         "PATH": bin_path,
-        "PYTHONPATH": path,  # also a key of its own: no other test's server answers
+        "PYTHONPATH": path,
         "DVC_STAGE": "warm-test",
         "WARM_TEST_LOG": str(tmp_path / "log.jsonl"),
         "KERAS_BACKEND": "jax",
