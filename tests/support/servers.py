@@ -63,7 +63,8 @@ class Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def _running(httpd: ThreadingHTTPServer) -> Iterator[str]:
     """Serve on a thread until the block ends: the archive's URL."""
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: 0.5 s by default, at every test's end.
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_port}/archive.zip"
