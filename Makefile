@@ -90,7 +90,7 @@ demo: setup
 test: setup-dev lint
 	$(BIN)/pytest --durations=15
 
-# The fast tier: no training run and no DVC run (about 80 s on 2 cores).
+# The fast tier: no training run and no DVC run (about 50 s on 2 cores).
 test-fast: setup-dev lint
 	$(BIN)/pytest -m "not slow" --durations=10
 

@@ -58,7 +58,8 @@ IMPORT_TIME_ENV = (
     "TF_", "KERAS", "CUDA", "XLA", "JAX", "OMP_", "MKL", "OPENBLAS", "MPL", "PYTHON",
     "LD_", "LANG", "LC_", "HOME", "TMPDIR",
 )  # fmt: skip
-# Third-party modules the stages import, heaviest first; a missing one is skipped.
+# Third-party modules the stages import (after Keras, where it is preloaded); a missing
+# one is skipped.
 PRELOADED = (
     "numpy", "pandas", "scipy.stats", "sklearn.metrics", "sklearn.model_selection",
     "matplotlib.figure", "matplotlib.ticker", "PIL.Image", "PIL.ImageDraw", "PIL.ImageFilter",
@@ -172,11 +173,18 @@ def hand_over(argv: Sequence[str]) -> int | None:
                 return None
             connection.settimeout(None)
             socket.send_fds(connection, [_frame_of(request)], [0, 1, 2])
-            started = _receive(connection)
         except (OSError, ValueError):
             return None
-        if not started or "pid" not in started:
+        # From here the command may be running: never run it a second time, cold.
+        try:
+            started = _receive(connection)
+        except (OSError, ValueError):
+            started = None
+        if started == {"cold": True}:
             return None
+        if not started or "pid" not in started:
+            print("catdog: the warm server failed (CATDOG_WARM=0 runs cold)", file=sys.stderr)
+            return 1 << 8
         return _wait_for_child(connection, started["pid"])
 
 
@@ -335,6 +343,8 @@ def _monitor(connection: socket.socket) -> None:
             payload += chunk
         request = json.loads(payload)
     except (OSError, ValueError):
+        with contextlib.suppress(OSError):
+            connection.sendall(_frame_of({"cold": True}))  # nothing ran: the client may
         os._exit(0)
     pid = os.fork()
     if pid == 0:
