@@ -34,7 +34,11 @@ def _record(event, **fields):
 
 if os.environ.get("DVC_STAGE") and os.environ.get("WARM_TEST_LOG"):
     loaded = sorted(name for name in sys.modules if name.split(".")[0] == "stages")
-    _record("start", stages=loaded, cwd=os.getcwd(), stage=os.environ["DVC_STAGE"])
+    server = None
+    if os.environ.get("CATDOG_WARM_CHILD"):  # its parent is a monitor, forked by the server
+        with open(f"/proc/{os.getppid()}/stat") as monitor:
+            server = int(monitor.read().rsplit(")", 1)[1].split()[1])
+    _record("start", stages=loaded, cwd=os.getcwd(), stage=os.environ["DVC_STAGE"], server=server)
     atexit.register(lambda: _record("exit", ran_cli="stages.cli" in sys.modules))
     runs_command = os.environ.get("CATDOG_WARM") == "0" or os.environ.get("CATDOG_WARM_CHILD")
     if runs_command and os.environ.get("WARM_TEST_COLD"):
@@ -114,6 +118,20 @@ def test_a_child_that_needs_a_cold_start_gets_one(hooked, tmp_path) -> None:
     assert run.returncode == 0 and run.stdout.count("Usage: catdog") == 1
     exits = [r for r in records(hooked) if r["event"] == "exit"]
     assert [(r["child"], r["ran_cli"]) for r in exits] == [(False, True)]  # the client ran it
+
+
+def test_clients_that_start_at_once_share_one_new_server(hooked, tmp_path) -> None:
+    fresh = {**hooked, "PYTHON_WARM_TEST": str(tmp_path)}  # read at import: a key of its own
+    executable = shutil.which("catdog", path=hooked["PATH"]) or "catdog"
+    clients = [
+        subprocess.Popen([executable, "--help"], cwd=tmp_path, env=fresh, stdout=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outputs = [client.communicate(timeout=180)[0] for client in clients]
+    assert [client.returncode for client in clients] == [0, 0, 0]
+    assert len(set(outputs)) == 1 and b"Usage: catdog" in outputs[0]
+    children = [r for r in records(hooked) if r["child"] and r["event"] == "start"]
+    assert len(children) == 3 and len({child["server"] for child in children}) == 1
 
 
 def started_child(environ: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, int]:

@@ -223,8 +223,8 @@ def start_server(address: str, environ: dict[str, str]) -> socket.socket | None:
     for _ in range(500):  # up to 10 s for the interpreter to start and bind
         if (connection := connect(address)) is not None:
             return connection
-        if server.poll() is not None and (connection := connect(address)) is None:
-            return None  # it exited: another client's server may have won the address
+        if server.poll() is not None:  # it exited: another client's server won the
+            return connect(address)  # address (bind failed), or it could not start
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(0.02)
     return None
@@ -239,7 +239,10 @@ def _wait_for_child(connection: socket.socket, pid: int) -> int:
 
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, forward)
-    reply = _receive(connection)
+    try:
+        reply = _receive(connection)
+    except (OSError, ValueError):
+        reply = None
     if reply and "status" in reply:
         return int(reply["status"])
     print(f"catdog: the warm server lost child {pid} (CATDOG_WARM=0 runs cold)", file=sys.stderr)
