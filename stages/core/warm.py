@@ -296,6 +296,10 @@ def serve() -> None:
     except OSError:
         os._exit(0)  # another server has it
     listener.listen(64)
+    try:  # a kernel without pidfds (before Linux 5.3): clients then run cold
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        os._exit(0)
     preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
     listener.settimeout(float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_SECONDS)))
@@ -334,8 +338,7 @@ def _same_user(connection: socket.socket) -> bool:
 
 
 def _monitor(connection: socket.socket) -> None:
-    """One client's command: fork the child, forward signals, report its status; kill it
-    if the client goes away."""
+    """One client's command: read it, fork the child that runs it, and supervise it."""
     try:
         connection.sendall(_frame_of({"ready": True}))
         payload, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 3)
@@ -353,6 +356,19 @@ def _monitor(connection: socket.socket) -> None:
     if pid == 0:
         connection.close()
         _run_child(request, fds)
+    reaped = False
+    try:
+        reaped = _supervise(connection, pid, fds)
+    finally:  # a child its client can no longer hear of must not run on
+        if not reaped:  # (until it is reaped, its pid cannot name another process)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(0)
+
+
+def _supervise(connection: socket.socket, pid: int, fds: list[int]) -> bool:
+    """Tell the client the child's pid, forward its signals, and report how the child
+    ended: True once it is reaped; False if the client went away first."""
     for fd in fds:
         os.close(fd)
     child = os.pidfd_open(pid)
@@ -365,14 +381,12 @@ def _monitor(connection: socket.socket) -> None:
             _, status = os.waitpid(pid, 0)
             with contextlib.suppress(OSError):
                 connection.sendall(_frame_of({"status": status}))
-            os._exit(0)
+            return True
         chunk = b""
         with contextlib.suppress(OSError):
             chunk = connection.recv(4096)
         if not chunk:  # the client died: so does its command
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os._exit(0)
+            return False
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
