@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from stages.core import warm
+from stages.core.backend import use_backend
+from stages.core.errors import CatdogError
 
 HOOK = """
 import atexit, json, os, sys, time
@@ -94,7 +96,7 @@ def test_a_stage_command_runs_in_a_warm_child_as_it_would_cold(hooked, tmp_path)
     (tmp_path / "params.yaml").write_text("data: [not, a, mapping]\n")
     for arguments in (["--help"], ["validate", "--out", "ok"]):
         cold = catdog(hooked, *arguments, cwd=tmp_path, CATDOG_WARM="0")
-        first = catdog(hooked, *arguments, cwd=tmp_path)  # starts the server
+        first = catdog(hooked, *arguments, cwd=tmp_path)  # may start this module's server
         second = catdog(hooked, *arguments, cwd=tmp_path)
         for run in (first, second):
             assert (run.returncode, run.stdout, run.stderr) == (
@@ -118,6 +120,20 @@ def test_a_child_that_needs_a_cold_start_gets_one(hooked, tmp_path) -> None:
     assert run.returncode == 0 and run.stdout.count("Usage: catdog") == 1
     exits = [r for r in records(hooked) if r["event"] == "exit"]
     assert [(r["child"], r["ran_cli"]) for r in exits] == [(False, True)]  # the client ran it
+
+
+def test_a_warm_child_on_another_backend_asks_for_a_cold_start(monkeypatch) -> None:
+    """Keras is imported here, as in a server that preloaded it: a cold process is refused
+    another backend; a warm child asks its client to start cold instead."""
+    import keras
+
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    monkeypatch.delenv("CATDOG_WARM_CHILD", raising=False)
+    with pytest.raises(CatdogError, match="already loaded"):
+        use_backend(other)
+    monkeypatch.setenv("CATDOG_WARM_CHILD", "1")
+    with pytest.raises(warm.ColdStartNeeded):
+        use_backend(other)
 
 
 def test_clients_that_start_at_once_share_one_new_server(hooked, tmp_path) -> None:
