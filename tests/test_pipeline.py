@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -26,7 +25,7 @@ from stages.core.runs import CURVES, curve_file, read_history
 from tests.support.params import edit_params
 from tests.support.params import set_param as _set
 from tests.support.prepared import SMALLEST_SIDE
-from tests.support.workspace import make_workspace, run
+from tests.support.workspace import make_workspace, run, tool_environment
 
 pytestmark = pytest.mark.slow
 
@@ -562,11 +561,10 @@ def test_kill_minus_9_mid_training_then_repro_resumes(workspace) -> None:
     try:
         edit_params(workspace, _set("variations.v4.epochs", epochs))
         edit_params(workspace, _set("train.backup_seconds", 0))  # a backup every epoch
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         victim = subprocess.Popen(
             ["dvc", "repro", "train@v4-42"],
             cwd=workspace,
-            env={**os.environ, "PATH": path},
+            env=tool_environment(),
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -604,11 +602,10 @@ def test_a_second_repro_while_one_runs_is_refused_and_the_same_seed_scores_the_s
     """A forced rerun of train@v4-42 holds DVC's lock: a second `dvc repro` meanwhile is
     refused. The rerun, same seed on the CPU, ends with the same test metrics as the first."""
     before = json.loads((workspace / "runs/v4/42/test.json").read_text())
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     first = subprocess.Popen(
         ["dvc", "repro", "-f", "train@v4-42"],
         cwd=workspace,
-        env={**os.environ, "PATH": path},
+        env=tool_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

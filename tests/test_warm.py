@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 from stages.core import warm
 from stages.core.backend import use_backend
 from stages.core.errors import CatdogError
+from tests.support.workspace import tool_environment
 
 HOOK = """
 import atexit, json, os, sys, time
@@ -64,16 +64,15 @@ def hook(tmp_path_factory) -> Path:
 def hooked(hook, tmp_path) -> dict[str, str]:
     """An environment for `catdog` as a DVC stage's command, with the recording hook."""
     path = os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
-    bin_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return {
-        **os.environ,
-        "PATH": bin_path,
-        "PYTHONPATH": path,
-        "DVC_STAGE": "warm-test",
-        "WARM_TEST_LOG": str(tmp_path / "log.jsonl"),
-        "KERAS_BACKEND": "jax",
-        "CATDOG_WARM_IDLE": "20",
-    }
+    return tool_environment(
+        {
+            "PYTHONPATH": path,
+            "DVC_STAGE": "warm-test",
+            "WARM_TEST_LOG": str(tmp_path / "log.jsonl"),
+            "KERAS_BACKEND": "jax",
+            "CATDOG_WARM_IDLE": "20",
+        }
+    )
 
 
 def records(environ: dict[str, str]) -> list[dict]:
@@ -83,7 +82,7 @@ def records(environ: dict[str, str]) -> list[dict]:
 
 def catdog(environ: dict[str, str], *arguments: str, cwd: Path, **changes: str):
     return subprocess.run(
-        [shutil.which("catdog", path=environ["PATH"]) or "catdog", *arguments],
+        ["catdog", *arguments],  # found on the environment's PATH
         cwd=cwd,
         env={**environ, **changes},
         capture_output=True,
@@ -138,9 +137,8 @@ def test_a_warm_child_on_another_backend_asks_for_a_cold_start(monkeypatch) -> N
 
 def test_clients_that_start_at_once_share_one_new_server(hooked, tmp_path) -> None:
     fresh = {**hooked, "PYTHON_WARM_TEST": str(tmp_path)}  # read at import: a key of its own
-    executable = shutil.which("catdog", path=hooked["PATH"]) or "catdog"
     clients = [
-        subprocess.Popen([executable, "--help"], cwd=tmp_path, env=fresh, stdout=subprocess.PIPE)
+        subprocess.Popen(["catdog", "--help"], cwd=tmp_path, env=fresh, stdout=subprocess.PIPE)
         for _ in range(3)
     ]
     outputs = [client.communicate(timeout=180)[0] for client in clients]
@@ -153,7 +151,7 @@ def test_clients_that_start_at_once_share_one_new_server(hooked, tmp_path) -> No
 def started_child(environ: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, int]:
     """A client whose warm child sleeps in its start-up hook, and that child's pid."""
     client = subprocess.Popen(
-        [shutil.which("catdog", path=environ["PATH"]) or "catdog", "--help"],
+        ["catdog", "--help"],
         cwd=cwd,
         env={**environ, "WARM_TEST_SLEEP": "120"},
         stdout=subprocess.PIPE,

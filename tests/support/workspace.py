@@ -30,6 +30,13 @@ PROJECT_FILES = (
 SYNTHETIC = "sources/synthetic.yaml"
 
 
+def tool_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with this interpreter's bin folder (catdog, dvc) first on
+    PATH, DVC's analytics off, and `env` added."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1", **(env or {})}
+
+
 def run(
     args: list[str],
     cwd: Path,
@@ -42,8 +49,7 @@ def run(
     `env` added to the environment. `capture=False` discards the output instead: a
     command that leaves daemons behind (`dvc queue start`) would hold the pipes open.
     `stream=True` passes it through to this process's own, as it comes."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1", **(env or {})}
+    env = tool_environment(env)
     output = None if stream else subprocess.PIPE if capture else subprocess.DEVNULL
     result = subprocess.run(args, cwd=cwd, env=env, stdout=output, stderr=output, text=True)
     if check and result.returncode != 0:
