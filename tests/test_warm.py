@@ -135,6 +135,24 @@ def test_a_warm_child_on_another_backend_asks_for_a_cold_start(monkeypatch) -> N
         use_backend(other)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("CATDOG_WARM", "off", "CATDOG_WARM: must be 0 or 1 (got 'off')"),
+        ("CATDOG_WARM_IDLE", "a minute", "CATDOG_WARM_IDLE: must be a number of seconds"),
+        ("CATDOG_WARM_IDLE", "0", "CATDOG_WARM_IDLE: must be a number of seconds"),
+        ("CATDOG_WARM_IDLE", "inf", "CATDOG_WARM_IDLE: must be a number of seconds"),
+    ],
+)
+def test_a_bad_warm_setting_is_named_and_the_command_starts_cold(
+    hooked, tmp_path, name, value, problem
+) -> None:
+    run = catdog(hooked, "--help", cwd=tmp_path, **{name: value})
+    assert run.returncode == 0 and "Usage: catdog" in run.stdout
+    assert run.stderr.startswith(f"catdog: {problem}") and run.stderr.count("\n") == 1
+    assert not any(record["child"] for record in records(hooked))
+
+
 def test_clients_that_start_at_once_share_one_new_server(hooked, tmp_path) -> None:
     fresh = {**hooked, "PYTHON_WARM_TEST": str(tmp_path)}  # read at import: a key of its own
     clients = [

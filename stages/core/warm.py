@@ -31,6 +31,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import math
 import os
 import select
 import signal
@@ -80,12 +81,33 @@ def in_warm_child() -> bool:
 def main() -> None:
     """The `catdog` console script: hand the command to the warm server where one can run
     it, else run it here."""
-    status = hand_over(sys.argv) if wanted(os.environ) else None
+    status = None
+    if wanted(os.environ):
+        if problem := setting_problem(os.environ):
+            print(f"catdog: {problem}; this command starts cold", file=sys.stderr)
+        else:
+            status = hand_over(sys.argv)
     if status is not None and not asks_for_cold_start(status):
         exit_like(status)
     from stages.cli import main as run_cold
 
     run_cold()
+
+
+def setting_problem(environ: Mapping[str, str]) -> str | None:
+    """What is wrong with CATDOG_WARM or CATDOG_WARM_IDLE, in one line; None if nothing.
+    (A bad value costs only speed: the command then starts cold, and nothing fails.)"""
+    switch = environ.get(SWITCH_ENV, "1")
+    if switch not in ("0", "1"):
+        return f"{SWITCH_ENV}: must be 0 or 1 (got {switch[:60]!r})"
+    idle = environ.get(IDLE_ENV, str(DEFAULT_IDLE_SECONDS))
+    try:
+        seconds = float(idle)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        return f"{IDLE_ENV}: must be a number of seconds above 0 (got {idle[:60]!r})"
+    return None
 
 
 def asks_for_cold_start(status: int) -> bool:
